@@ -1,0 +1,3 @@
+//! Slint screens of the terminal.
+
+slint::include_modules!();
