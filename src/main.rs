@@ -1,1 +1,16 @@
-fn main(){}
+//! `pickup-terminal`: the clerk's screen, or a desk command when one is given.
+
+use clap::Parser;
+
+fn main() {
+    let cli = pickup_terminal::cli::Cli::parse();
+    pickup_terminal::cli::init_logging();
+    let code = match &cli.command {
+        Some(command) => pickup_terminal::cli::run(&cli, command),
+        None => {
+            eprintln!("error: the clerk's screen is not built yet: give a command, see --help");
+            1
+        }
+    };
+    std::process::exit(code);
+}

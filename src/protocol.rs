@@ -117,15 +117,9 @@ pub struct Event {
 pub enum EventBody {
     /// The parcel was received intact. `unexpected` is true when it was not in
     /// the terminal's manifest.
-    Received {
-        unexpected: bool,
-        shelf: Option<String>,
-    },
+    Received { unexpected: bool, shelf: Option<String> },
     /// The parcel was rejected at the door and went back with the courier.
-    Rejected {
-        reason: RejectReason,
-        note: Option<String>,
-    },
+    Rejected { reason: RejectReason, note: Option<String> },
     /// The parcel was handed to the customer after the code and a scan of the
     /// parcel matched.
     HandedOver,

@@ -1,1 +1,263 @@
-//! Placeholder until the module lands.
+//! The `pickup-terminal` command line: the desk's operations for store IT and
+//! scripts, and the entry point that opens the clerk's screen.
+//!
+//! Exit status: 0 on success, 2 for invalid input, 3 when a lifecycle rule
+//! rejects the action, 1 for internal failures.
+
+mod output;
+
+use std::ffi::OsString;
+use std::io::BufRead;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::desk::{Desk, DeskConfig, DeskError, Receipt};
+use crate::protocol::RejectReason;
+use crate::store::parcels::ParcelState;
+
+/// Exit status for invalid input.
+pub const EXIT_INVALID: i32 = 2;
+
+#[derive(Debug, Parser)]
+#[command(name = "pickup-terminal", version, about = "Parcel pickup terminal for store clerks")]
+pub struct Cli {
+    /// Directory of the terminal database and credentials [default: the
+    /// platform data directory, e.g. ~/.local/share/pickup-terminal]
+    #[arg(long, global = true, env = "PICKUP_TERMINAL_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Print machine-readable JSON instead of text
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show parcel counts, the outbox and the sync state
+    Status,
+    /// Receive a parcel by its barcode, or reject it with --damaged
+    Receive(ReceiveArgs),
+    /// Hand a parcel over: the customer's code, then the parcel's barcode
+    Handover(HandoverArgs),
+    /// List parcels
+    Parcels {
+        /// Only parcels in this state (expected, received, ready, rejected,
+        /// handed_over, return_pending, returned, cancelled)
+        #[arg(long, value_name = "STATE")]
+        state: Option<String>,
+    },
+    /// List events not yet applied by the backend
+    Queue,
+    /// Record that the customer refused a parcel at the counter
+    Refuse {
+        barcode: OsString,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Give a parcel that is to be returned back to the courier
+    Return {
+        barcode: OsString,
+        #[arg(long, value_name = "ID")]
+        courier: Option<String>,
+    },
+    /// Mark every parcel past its collection deadline as to be returned
+    Overdue,
+    /// Put a parcel on another shelf
+    Shelf { barcode: OsString, shelf: String },
+    /// Ask the mall to text the customer a new code
+    Reissue { barcode: OsString },
+    /// Manage operators
+    #[command(subcommand)]
+    Operator(OperatorCommand),
+    /// Sign an operator in for one shift (PIN from --pin or the first line of stdin)
+    SignIn {
+        operator: String,
+        #[arg(long, env = "PICKUP_TERMINAL_PIN", hide_env_values = true)]
+        pin: Option<String>,
+    },
+    /// Sign the current operator out
+    SignOut,
+}
+
+#[derive(Debug, Args)]
+pub struct ReceiveArgs {
+    pub barcode: OsString,
+    /// Reject the parcel at the door: crushed, wet, torn, opened, wrong_address or other
+    #[arg(long, value_name = "REASON")]
+    pub damaged: Option<String>,
+    /// A note to go with a rejection
+    #[arg(long, value_name = "TEXT")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct HandoverArgs {
+    /// The customer's six-digit verification code
+    pub code: OsString,
+    /// Barcode of the parcel in hand
+    #[arg(long, value_name = "BARCODE")]
+    pub confirm: OsString,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OperatorCommand {
+    /// Add an operator or change their name and PIN (PIN from --pin or stdin)
+    Add {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, env = "PICKUP_TERMINAL_PIN", hide_env_values = true)]
+        pin: Option<String>,
+    },
+    /// List operators
+    List,
+}
+
+/// Returns the data directory: the flag or environment, else the platform's.
+pub fn data_dir(cli: &Cli) -> Result<PathBuf, DeskError> {
+    if let Some(dir) = &cli.data_dir {
+        return Ok(dir.clone());
+    }
+    directories::ProjectDirs::from("", "", "pickup-terminal")
+        .map(|dirs| dirs.data_dir().to_owned())
+        .ok_or_else(|| {
+            DeskError::Invalid("no home directory found: pass --data-dir DIR".to_owned())
+        })
+}
+
+/// Runs one desk command and returns the exit status.
+pub fn run(cli: &Cli, command: &Command) -> i32 {
+    match execute(cli, command) {
+        Ok(()) => 0,
+        Err(error) => {
+            output::error(cli.json, &error);
+            error.exit_code()
+        }
+    }
+}
+
+fn execute(cli: &Cli, command: &Command) -> Result<(), DeskError> {
+    let mut desk = Desk::open(&data_dir(cli)?, DeskConfig::default())?;
+    let json = cli.json;
+    match command {
+        Command::Status => output::status(json, &desk.status()?),
+        Command::Receive(args) => receive(&mut desk, json, args)?,
+        Command::Handover(args) => {
+            let code = text_arg("code", &args.code)?;
+            let barcode = text_arg("barcode", &args.confirm)?;
+            output::parcel(json, "handed over", &desk.hand_over(&code, &barcode)?);
+        }
+        Command::Parcels { state } => {
+            let state = state.as_deref().map(parse_state).transpose()?;
+            output::parcels(json, &desk.parcels(state)?);
+        }
+        Command::Queue => output::queue(json, &desk.queue()?),
+        Command::Refuse { barcode, note } => {
+            let parcel = desk.refuse(&text_arg("barcode", barcode)?, note.as_deref())?;
+            output::parcel(json, "refused", &parcel);
+        }
+        Command::Return { barcode, courier } => {
+            let parcel =
+                desk.return_to_courier(&text_arg("barcode", barcode)?, courier.as_deref())?;
+            output::parcel(json, "returned", &parcel);
+        }
+        Command::Overdue => output::parcels(json, &desk.mark_overdue()?),
+        Command::Shelf { barcode, shelf } => {
+            let parcel = desk.move_to_shelf(&text_arg("barcode", barcode)?, shelf)?;
+            output::parcel(json, "moved", &parcel);
+        }
+        Command::Reissue { barcode } => {
+            let parcel = desk.request_reissue(&text_arg("barcode", barcode)?)?;
+            output::parcel(json, "new code requested", &parcel);
+        }
+        Command::Operator(OperatorCommand::Add { id, name, pin }) => {
+            let pin = pin_arg(pin.as_deref())?;
+            desk.add_operator(id, name.as_deref().unwrap_or(id), &pin)?;
+            output::message(json, "operator_saved", &format!("operator {id} saved"));
+        }
+        Command::Operator(OperatorCommand::List) => output::operators(json, &desk.operators()?),
+        Command::SignIn { operator, pin } => {
+            let pin = pin_arg(pin.as_deref())?;
+            let signed_in = desk.sign_in(operator, &pin)?;
+            output::message(
+                json,
+                "signed_in",
+                &format!(
+                    "{} signed in until {}",
+                    signed_in.id,
+                    signed_in.expires_at.format("%Y-%m-%d %H:%M UTC")
+                ),
+            );
+        }
+        Command::SignOut => {
+            desk.sign_out()?;
+            output::message(json, "signed_out", "signed out");
+        }
+    }
+    Ok(())
+}
+
+fn receive(desk: &mut Desk, json: bool, args: &ReceiveArgs) -> Result<(), DeskError> {
+    let barcode = text_arg("barcode", &args.barcode)?;
+    if let Some(reason) = &args.damaged {
+        let reason = RejectReason::parse(reason).ok_or_else(|| {
+            let names: Vec<&str> = RejectReason::ALL.iter().map(|r| r.as_str()).collect();
+            DeskError::Invalid(format!(
+                "damage reason {reason:?} is unknown: use one of {}",
+                names.join(", ")
+            ))
+        })?;
+        let parcel = desk.reject(&barcode, reason, args.note.as_deref())?;
+        output::parcel(json, "rejected", &parcel);
+        return Ok(());
+    }
+    if args.note.is_some() {
+        return Err(DeskError::Invalid("--note goes with --damaged REASON".to_owned()));
+    }
+    match desk.receive(&barcode)? {
+        Receipt::Received { parcel, .. } if parcel.unexpected => {
+            output::parcel(json, "received (not in the manifest)", &parcel)
+        }
+        Receipt::Received { parcel, .. } => output::parcel(json, "received", &parcel),
+        Receipt::AlreadyReceived { parcel } => output::already_received(json, &parcel),
+    }
+    Ok(())
+}
+
+/// Converts an argument to text, with an error that names it.
+fn text_arg(what: &str, raw: &OsString) -> Result<String, DeskError> {
+    raw.to_str().map(str::to_owned).ok_or_else(|| {
+        DeskError::Invalid(format!("{what} is not valid UTF-8 text: scan or type it again"))
+    })
+}
+
+fn parse_state(text: &str) -> Result<ParcelState, DeskError> {
+    ParcelState::parse(text).ok_or_else(|| {
+        let names: Vec<&str> = ParcelState::ALL.iter().map(|s| s.as_str()).collect();
+        DeskError::Invalid(format!("state {text:?} is unknown: use one of {}", names.join(", ")))
+    })
+}
+
+fn pin_arg(pin: Option<&str>) -> Result<String, DeskError> {
+    if let Some(pin) = pin {
+        return Ok(pin.to_owned());
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).map_err(|error| {
+        DeskError::Invalid(format!("reading the PIN from stdin failed: {error}"))
+    })?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+/// Logs to stderr at the level of `RUST_LOG` (default: warnings, and info for
+/// this crate).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,pickup_terminal=info"));
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}

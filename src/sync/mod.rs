@@ -1,1 +1,7 @@
-//! Placeholder until the module lands.
+//! Sync with the mall backend: the typed HTTP client of the protocol and the
+//! engine that drains the outbox and pulls changes off the UI thread.
+
+pub mod client;
+pub mod engine;
+
+pub use engine::{SyncConfig, SyncError, SyncHandle, SyncReport, sync_once};

@@ -1,0 +1,134 @@
+//! Printing command results as text for people or JSON for scripts.
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::desk::{DeskError, Status};
+use crate::store::outbox::OutboxEntry;
+use crate::store::parcels::Parcel;
+
+fn print_json(value: &impl Serialize) {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => println!("{text}"),
+        Err(error) => eprintln!("error: result cannot be written as JSON: {error}"),
+    }
+}
+
+pub fn error(json: bool, error: &DeskError) {
+    if json {
+        let body = json!({ "error": error.to_string(), "exit_code": error.exit_code() });
+        eprintln!("{body}");
+    } else {
+        eprintln!("error: {error}");
+    }
+}
+
+pub fn message(json: bool, outcome: &str, text: &str) {
+    if json {
+        print_json(&json!({ "outcome": outcome, "message": text }));
+    } else {
+        println!("{text}");
+    }
+}
+
+fn describe(parcel: &Parcel) -> String {
+    let mut parts = vec![format!("state {}", parcel.state)];
+    if !parcel.customer_masked.is_empty() {
+        parts.push(format!("customer {}", parcel.customer_masked));
+    }
+    if !parcel.phone_last4.is_empty() {
+        parts.push(format!("phone …{}", parcel.phone_last4));
+    }
+    if !parcel.courier.is_empty() {
+        parts.push(format!("courier {}", parcel.courier));
+    }
+    if let Some(shelf) = &parcel.shelf {
+        parts.push(format!("shelf {shelf}"));
+    }
+    parts.join(", ")
+}
+
+pub fn parcel(json: bool, outcome: &str, parcel: &Parcel) {
+    if json {
+        print_json(&json!({ "outcome": outcome.replace(' ', "_"), "parcel": parcel }));
+    } else {
+        println!("{} {outcome}: {}", parcel.barcode, describe(parcel));
+    }
+}
+
+pub fn already_received(json: bool, parcel: &Parcel) {
+    let when = parcel
+        .received_at
+        .map(|at| at.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| "an unknown time".to_owned());
+    let by = parcel.received_by.as_deref().unwrap_or("an unknown operator");
+    if json {
+        print_json(&json!({ "outcome": "already_received", "parcel": parcel }));
+    } else {
+        println!("{} was already received on {when} by {by}; nothing recorded", parcel.barcode);
+    }
+}
+
+pub fn parcels(json: bool, parcels: &[Parcel]) {
+    if json {
+        return print_json(&parcels);
+    }
+    for parcel in parcels {
+        println!("{}\t{}", parcel.barcode, describe(parcel));
+    }
+}
+
+pub fn queue(json: bool, entries: &[OutboxEntry]) {
+    if json {
+        return print_json(&entries);
+    }
+    for entry in entries {
+        println!(
+            "{}\t{}\t{}\t{}\t{}",
+            entry.seq,
+            entry.body.kind(),
+            entry.barcode,
+            entry.operator_id,
+            entry.device_time.format("%Y-%m-%d %H:%M:%S")
+        );
+    }
+}
+
+pub fn operators(json: bool, operators: &[(String, String)]) {
+    if json {
+        let list: Vec<_> =
+            operators.iter().map(|(id, name)| json!({ "id": id, "name": name })).collect();
+        return print_json(&list);
+    }
+    for (id, name) in operators {
+        println!("{id}\t{name}");
+    }
+}
+
+pub fn status(json: bool, status: &Status) {
+    if json {
+        return print_json(status);
+    }
+    println!(
+        "expected {}, on shelf {}, ready {}, to return {}",
+        status.expected, status.on_shelf, status.ready, status.to_return
+    );
+    let age = status.oldest_unsent_age_s.map(|age| format!(", oldest {age} s")).unwrap_or_default();
+    println!(
+        "unsent events {}{age}, quarantined {}, conflicts {}",
+        status.queue_depth, status.quarantined, status.conflicts
+    );
+    let last = status
+        .last_sync_at
+        .map(|at| at.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| "never".to_owned());
+    println!("{}, last sync {last}", if status.online { "online" } else { "offline" });
+    if let Some(error) = &status.last_sync_error {
+        println!("last sync error: {error}");
+    }
+    match (&status.terminal_id, &status.store_id) {
+        (Some(terminal), Some(store)) => println!("terminal {terminal} of store {store}"),
+        _ => println!("not enrolled"),
+    }
+    println!("operator {}", status.operator.as_deref().unwrap_or("(nobody signed in)"));
+}

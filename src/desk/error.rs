@@ -1,0 +1,71 @@
+//! What can go wrong at the desk, sorted by what the clerk or script can do
+//! about it.
+
+use std::time::Duration;
+
+use super::lifecycle::Forbidden;
+use crate::store::StoreError;
+use crate::store::credentials::CredentialsError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeskError {
+    /// The input itself is malformed; nothing was looked up or written.
+    #[error("{0}")]
+    Invalid(String),
+    /// The lifecycle rules forbid the action.
+    #[error(transparent)]
+    Forbidden(#[from] Forbidden),
+    #[error(
+        "wrong parcel: {scanned} is not unlocked by this code; it unlocks {}. \
+         Nothing was recorded; find the right parcel and scan it",
+        expected.join(", ")
+    )]
+    WrongParcel { scanned: String, expected: Vec<String> },
+    #[error(
+        "code not recognised: check the digits with the customer ({tries_left} tries left before code entry locks)"
+    )]
+    WrongCode { tries_left: u32 },
+    #[error("this code was already used: every parcel it unlocked has been handed over")]
+    CodeUsed,
+    #[error("code entry is locked after repeated wrong codes: try again in {} s", .remaining.as_secs().max(1))]
+    CodeLocked { remaining: Duration },
+    #[error("no operator is signed in: sign in with your operator id and PIN")]
+    NotSignedIn,
+    #[error("operator id or PIN is wrong")]
+    BadSignIn,
+    #[error(
+        "this terminal is not enrolled with the mall, so it has no verification codes: enrol it in settings"
+    )]
+    NotEnrolled,
+    #[error(transparent)]
+    Credentials(#[from] CredentialsError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<rusqlite::Error> for DeskError {
+    fn from(error: rusqlite::Error) -> DeskError {
+        DeskError::Store(error.into())
+    }
+}
+
+impl DeskError {
+    /// Exit status of the command line for this error: 2 for invalid input,
+    /// 3 when a rule rejects the action, 1 for internal failures.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            DeskError::Invalid(_) => 2,
+            DeskError::Forbidden(_)
+            | DeskError::WrongParcel { .. }
+            | DeskError::WrongCode { .. }
+            | DeskError::CodeUsed
+            | DeskError::CodeLocked { .. }
+            | DeskError::NotSignedIn
+            | DeskError::BadSignIn
+            | DeskError::NotEnrolled => 3,
+            DeskError::Credentials(_) | DeskError::Store(_) => 1,
+        }
+    }
+}
+
+pub type Result<T, E = DeskError> = std::result::Result<T, E>;

@@ -1,0 +1,477 @@
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Duration, Utc};
+use proptest::prelude::*;
+
+use super::*;
+use crate::protocol::{Change, ManifestParcel};
+use crate::store::credentials::Credentials;
+
+const KEY: &[u8] = b"terminal-test-key-0123456789abcd";
+
+/// A clock that moves only when told.
+#[derive(Clone)]
+struct ManualClock(Arc<Mutex<DateTime<Utc>>>);
+
+impl ManualClock {
+    fn new() -> ManualClock {
+        ManualClock(Arc::new(Mutex::new(DateTime::from_timestamp(1_800_000_000, 0).unwrap())))
+    }
+
+    fn advance(&self, by: Duration) {
+        *self.0.lock().unwrap() += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    clock: ManualClock,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let fixture = Fixture { dir: tempfile::tempdir().unwrap(), clock: ManualClock::new() };
+        let mut desk = fixture.open();
+        desk.add_operator("clerk", "Clerk One", "2468").unwrap();
+        desk.sign_in("clerk", "2468").unwrap();
+        Credentials {
+            backend_url: "http://127.0.0.1:9".into(),
+            terminal_id: "T1".into(),
+            store_id: "S1".into(),
+            token: "token".into(),
+            code_key: hex::encode(KEY),
+        }
+        .save(fixture.dir.path())
+        .unwrap();
+        fixture
+    }
+
+    fn open(&self) -> Desk {
+        Desk::open(self.dir.path(), DeskConfig::default())
+            .unwrap()
+            .with_clock(Arc::new(self.clock.clone()))
+    }
+}
+
+fn apply(desk: &mut Desk, changes: &[Change]) {
+    let now = desk.now();
+    let tx = desk.conn.transaction().unwrap();
+    for change in changes {
+        inbound::apply_change(&tx, change, true, now).unwrap();
+    }
+    tx.commit().unwrap();
+}
+
+fn announce(desk: &mut Desk, barcode: &str) {
+    let parcel = ManifestParcel {
+        barcode: barcode.into(),
+        order_id: format!("O-{barcode}"),
+        customer_masked: "Wang *ei".into(),
+        phone_last4: "1234".into(),
+        courier: "ZTO".into(),
+        deadline: None,
+    };
+    apply(desk, &[Change::ParcelAnnounced { parcel }]);
+}
+
+fn issue_code(desk: &mut Desk, code_id: &str, digits: &str, barcodes: &[&str]) {
+    let code_hash = hex::encode(codes::hash(KEY, &Code::parse(digits).unwrap()));
+    let barcodes = barcodes.iter().map(|b| b.to_string()).collect();
+    apply(desk, &[Change::CodeIssued { code_id: code_id.into(), code_hash, barcodes }]);
+}
+
+fn event_count(desk: &Desk) -> i64 {
+    desk.conn.query_row("SELECT COUNT(*) FROM outbox", [], |row| row.get(0)).unwrap()
+}
+
+fn ready_parcel(fixture: &Fixture, barcode: &str, digits: &str) -> Desk {
+    let mut desk = fixture.open();
+    announce(&mut desk, barcode);
+    desk.receive(barcode).unwrap();
+    issue_code(&mut desk, &format!("C-{barcode}"), digits, &[barcode]);
+    desk
+}
+
+#[test]
+fn receive_expected_parcel_appends_event() {
+    let fixture = Fixture::new();
+    let mut desk = fixture.open();
+    announce(&mut desk, "JJD0001");
+    let receipt = desk.receive("JJD0001").unwrap();
+    let Receipt::Received { parcel, seq } = receipt else { panic!("not received: {receipt:?}") };
+    assert_eq!(parcel.state, ParcelState::Received);
+    assert!(!parcel.unexpected);
+    assert_eq!(seq, 1);
+    let events = desk.queue().unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].operator_id, "clerk");
+    assert_eq!(events[0].body, EventBody::Received { unexpected: false, shelf: None });
+}
+
+#[test]
+fn unannounced_parcel_is_flagged_unexpected() {
+    let fixture = Fixture::new();
+    let mut desk = fixture.open();
+    let Receipt::Received { parcel, .. } = desk.receive("PKG1").unwrap() else { panic!() };
+    assert!(parcel.unexpected);
+    assert_eq!(
+        desk.queue().unwrap()[0].body,
+        EventBody::Received { unexpected: true, shelf: None }
+    );
+}
+
+#[test]
+fn repeated_scan_records_nothing_and_says_when() {
+    let fixture = Fixture::new();
+    let mut desk = fixture.open();
+    desk.receive("JJD0001").unwrap();
+    fixture.clock.advance(Duration::minutes(3));
+    let receipt = desk.receive("JJD0001").unwrap();
+    let Receipt::AlreadyReceived { parcel } = receipt else { panic!("{receipt:?}") };
+    assert_eq!(parcel.received_by.as_deref(), Some("clerk"));
+    assert_eq!(parcel.received_at, Some(fixture.clock.now() - Duration::minutes(3)));
+    assert_eq!(event_count(&desk), 1);
+}
+
+#[test]
+fn rejection_keeps_reason_and_note() {
+    let fixture = Fixture::new();
+    let mut desk = fixture.open();
+    announce(&mut desk, "JJD0002");
+    let parcel = desk.reject("JJD0002", RejectReason::Crushed, Some("corner split")).unwrap();
+    assert_eq!(parcel.state, ParcelState::Rejected);
+    assert_eq!(
+        desk.queue().unwrap()[0].body,
+        EventBody::Rejected { reason: RejectReason::Crushed, note: Some("corner split".into()) }
+    );
+}
+
+#[test]
+fn rejected_parcel_cannot_be_received() {
+    let fixture = Fixture::new();
+    let mut desk = fixture.open();
+    desk.reject("JJD0002", RejectReason::Wet, None).unwrap();
+    let error = desk.receive("JJD0002").unwrap_err();
+    assert_eq!(error.exit_code(), 3);
+    assert!(error.to_string().contains("rejected (wet)"), "{error}");
+    assert_eq!(event_count(&desk), 1);
+}
+
+#[test]
+fn actions_need_a_signed_in_operator() {
+    let fixture = Fixture::new();
+    let mut desk = fixture.open();
+    desk.sign_out().unwrap();
+    assert!(matches!(desk.receive("JJD0001"), Err(DeskError::NotSignedIn)));
+    assert_eq!(event_count(&desk), 0);
+}
+
+#[test]
+fn sign_in_lasts_one_shift_across_reopen() {
+    let fixture = Fixture::new();
+    fixture.clock.advance(Duration::hours(7));
+    assert!(fixture.open().current_operator().unwrap().is_some());
+    fixture.clock.advance(Duration::hours(1));
+    assert!(fixture.open().current_operator().unwrap().is_none());
+}
+
+#[test]
+fn wrong_pin_does_not_sign_in() {
+    let fixture = Fixture::new();
+    let mut desk = fixture.open();
+    assert!(matches!(desk.sign_in("clerk", "1111"), Err(DeskError::BadSignIn)));
+    assert!(matches!(desk.sign_in("nobody", "2468"), Err(DeskError::BadSignIn)));
+}
+
+#[test]
+fn code_unlocks_parcel_with_shelf() {
+    let fixture = Fixture::new();
+    let mut desk = ready_parcel(&fixture, "JJD0001", "012345");
+    desk.move_to_shelf("JJD0001", "B3").unwrap();
+    let parcels = desk.parcels_for_code("012345").unwrap();
+    assert_eq!(parcels.len(), 1);
+    assert_eq!(parcels[0].barcode, "JJD0001");
+    assert_eq!(parcels[0].shelf.as_deref(), Some("B3"));
+}
+
+#[test]
+fn code_without_leading_zero_is_invalid() {
+    let fixture = Fixture::new();
+    let mut desk = ready_parcel(&fixture, "JJD0001", "012345");
+    assert!(matches!(desk.parcels_for_code("12345"), Err(DeskError::Invalid(_))));
+    assert!(matches!(desk.parcels_for_code("0123456"), Err(DeskError::Invalid(_))));
+    assert_eq!(desk.parcels_for_code(" ０１２３４５ ").unwrap().len(), 1);
+}
+
+#[test]
+fn wrong_parcel_records_nothing() {
+    let fixture = Fixture::new();
+    let mut desk = ready_parcel(&fixture, "JJD0001", "012345");
+    announce(&mut desk, "JJD0002");
+    desk.receive("JJD0002").unwrap();
+    let before = event_count(&desk);
+    let error = desk.hand_over("012345", "JJD0002").unwrap_err();
+    assert!(matches!(&error, DeskError::WrongParcel { .. }), "{error}");
+    assert!(error.to_string().starts_with("wrong parcel"), "{error}");
+    assert_eq!(event_count(&desk), before);
+    assert_eq!(desk.parcel("JJD0002").unwrap().unwrap().state, ParcelState::Received);
+}
+
+#[test]
+fn right_parcel_is_handed_over_once() {
+    let fixture = Fixture::new();
+    let mut desk = ready_parcel(&fixture, "JJD0001", "012345");
+    let parcel = desk.hand_over("012345", "JJD0001").unwrap();
+    assert_eq!(parcel.state, ParcelState::HandedOver);
+    assert_eq!(desk.queue().unwrap().last().unwrap().body, EventBody::HandedOver);
+    assert!(matches!(desk.hand_over("012345", "JJD0001"), Err(DeskError::CodeUsed)));
+}
+
+#[test]
+fn one_code_unlocks_every_parcel_of_order() {
+    let fixture = Fixture::new();
+    let mut desk = fixture.open();
+    for barcode in ["JJD0001", "JJD0002"] {
+        announce(&mut desk, barcode);
+        desk.receive(barcode).unwrap();
+    }
+    issue_code(&mut desk, "C1", "654321", &["JJD0001", "JJD0002"]);
+    assert_eq!(desk.parcels_for_code("654321").unwrap().len(), 2);
+    desk.hand_over("654321", "JJD0001").unwrap();
+    let left = desk.parcels_for_code("654321").unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].barcode, "JJD0002");
+}
+
+#[test]
+fn revoked_code_stops_working() {
+    let fixture = Fixture::new();
+    let mut desk = ready_parcel(&fixture, "JJD0001", "012345");
+    apply(&mut desk, &[Change::CodeRevoked { code_id: "C-JJD0001".into() }]);
+    assert!(matches!(desk.parcels_for_code("012345"), Err(DeskError::WrongCode { .. })));
+    assert_eq!(desk.parcel("JJD0001").unwrap().unwrap().state, ParcelState::Received);
+}
+
+#[test]
+fn five_wrong_codes_lock_entry_for_a_minute() {
+    let fixture = Fixture::new();
+    let mut desk = ready_parcel(&fixture, "JJD0001", "012345");
+    for _ in 0..4 {
+        assert!(matches!(desk.parcels_for_code("999999"), Err(DeskError::WrongCode { .. })));
+    }
+    let fifth = desk.parcels_for_code("999999").unwrap_err();
+    let DeskError::CodeLocked { remaining } = fifth else { panic!("{fifth}") };
+    assert_eq!(remaining.as_secs(), 60);
+    let right_code = desk.parcels_for_code("012345").unwrap_err();
+    assert!(matches!(right_code, DeskError::CodeLocked { .. }), "{right_code}");
+    fixture.clock.advance(Duration::seconds(61));
+    assert_eq!(desk.parcels_for_code("012345").unwrap().len(), 1);
+}
+
+#[test]
+fn lock_survives_restart() {
+    let fixture = Fixture::new();
+    let mut desk = ready_parcel(&fixture, "JJD0001", "012345");
+    for _ in 0..5 {
+        let _ = desk.parcels_for_code("999999");
+    }
+    drop(desk);
+    let mut reopened = fixture.open();
+    assert!(matches!(reopened.parcels_for_code("012345"), Err(DeskError::CodeLocked { .. })));
+}
+
+#[test]
+fn brute_force_evaluates_few_codes() {
+    let fixture = Fixture::new();
+    let mut desk = ready_parcel(&fixture, "JJD0001", "012345");
+    let mut rng = rand::thread_rng();
+    let mut answered_locked = 0;
+    for _ in 0..1000 {
+        // Guesses start at 100000, so none is the right code.
+        let guess = format!("{:06}", rand::Rng::gen_range(&mut rng, 100_000..1_000_000));
+        match desk.parcels_for_code(&guess) {
+            Err(DeskError::WrongCode { .. }) => {}
+            Err(DeskError::CodeLocked { .. }) => answered_locked += 1,
+            other => panic!("unexpected answer {other:?}"),
+        }
+        fixture.clock.advance(Duration::milliseconds(500));
+    }
+    // Every evaluated wrong guess is a row; the 500 s of guessing stay within
+    // the 10-minute window, so no row was forgotten. Five guesses are
+    // evaluated before the first lock; while five failures stay within the
+    // window, each 60 s lock lets one more guess through.
+    let evaluated: i64 =
+        desk.conn.query_row("SELECT COUNT(*) FROM code_failures", [], |row| row.get(0)).unwrap();
+    assert!(evaluated >= 5, "evaluated {evaluated}");
+    assert!(evaluated <= 5 + 500 / 60 + 1, "evaluated {evaluated}");
+    assert!(answered_locked >= 1000 - evaluated, "locked answers {answered_locked}");
+}
+
+#[test]
+fn caps_lock_inversion_is_reported() {
+    let fixture = Fixture::new();
+    let mut desk = fixture.open();
+    announce(&mut desk, "JJD0001");
+    let error = desk.receive("jjd0001").unwrap_err();
+    assert!(error.to_string().contains("Caps Lock"), "{error}");
+    assert_eq!(event_count(&desk), 0);
+}
+
+#[test]
+fn bad_barcodes_are_invalid_and_write_nothing() {
+    let fixture = Fixture::new();
+    let mut desk = fixture.open();
+    let long = "A".repeat(129);
+    for raw in ["", "   ", long.as_str(), "JJD\u{7}0001", "'; DROP TABLE parcels;--"] {
+        let error = desk.receive(raw).unwrap_err();
+        assert_eq!(error.exit_code(), 2, "{raw:?}: {error}");
+    }
+    assert_eq!(event_count(&desk), 0);
+}
+
+#[test]
+fn refused_parcel_returns_to_courier() {
+    let fixture = Fixture::new();
+    let mut desk = ready_parcel(&fixture, "JJD0001", "012345");
+    desk.refuse("JJD0001", Some("wrong colour")).unwrap();
+    assert!(desk.hand_over("012345", "JJD0001").is_err());
+    let parcel = desk.return_to_courier("JJD0001", Some("ZTO-7")).unwrap();
+    assert_eq!(parcel.state, ParcelState::Returned);
+}
+
+#[test]
+fn overdue_parcels_are_marked_for_return() {
+    let fixture = Fixture::new();
+    let mut desk = ready_parcel(&fixture, "JJD0001", "012345");
+    let deadline = fixture.clock.now() + Duration::days(3);
+    apply(&mut desk, &[Change::DeadlineSet { barcode: "JJD0001".into(), deadline }]);
+    assert!(desk.mark_overdue().unwrap().is_empty());
+    fixture.clock.advance(Duration::days(4));
+    desk.sign_in("clerk", "2468").unwrap();
+    let marked = desk.mark_overdue().unwrap();
+    assert_eq!(marked.len(), 1);
+    assert_eq!(marked[0].return_cause, Some(ReturnCause::Overdue));
+}
+
+#[test]
+fn status_counts_states_and_queue() {
+    let fixture = Fixture::new();
+    let mut desk = fixture.open();
+    announce(&mut desk, "JJD0001");
+    announce(&mut desk, "JJD0002");
+    desk.receive("JJD0002").unwrap();
+    fixture.clock.advance(Duration::seconds(30));
+    let status = desk.status().unwrap();
+    assert_eq!(status.expected, 1);
+    assert_eq!(status.on_shelf, 1);
+    assert_eq!(status.queue_depth, 1);
+    assert_eq!(status.oldest_unsent_age_s, Some(30));
+    assert_eq!(status.operator.as_deref(), Some("clerk"));
+}
+
+#[test]
+fn code_digits_absent_from_database_files() {
+    let fixture = Fixture::new();
+    let mut desk = ready_parcel(&fixture, "JJD0001", "482913");
+    let _ = desk.parcels_for_code("482913");
+    let _ = desk.parcels_for_code("771234");
+    for name in ["terminal.sqlite", "terminal.sqlite-wal"] {
+        let bytes = std::fs::read(fixture.dir.path().join(name)).unwrap_or_default();
+        for digits in ["482913", "771234"] {
+            let found = bytes.windows(6).any(|window| window == digits.as_bytes());
+            assert!(!found, "{digits} found in {name}");
+        }
+    }
+}
+
+// ---- random sequences of clerk actions ------------------------------------
+
+#[derive(Debug, Clone)]
+enum Step {
+    Receive(usize),
+    Reject(usize),
+    HandOver { code: usize, parcel: usize },
+    Refuse(usize),
+    Return(usize),
+    IssueCode(usize),
+    Reopen,
+}
+
+const BARCODES: [&str; 4] = ["JJD0001", "JJD0002", "PKG1", "PKG2"];
+const CODES: [&str; 4] = ["100001", "200002", "300003", "400004"];
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        (0..4usize).prop_map(Step::Receive),
+        (0..4usize).prop_map(Step::Reject),
+        (0..4usize, 0..4usize).prop_map(|(code, parcel)| Step::HandOver { code, parcel }),
+        (0..4usize).prop_map(Step::Refuse),
+        (0..4usize).prop_map(Step::Return),
+        (0..4usize).prop_map(Step::IssueCode),
+        Just(Step::Reopen),
+    ]
+}
+
+/// Runs one step and returns whether the desk reported an accepted action.
+fn run_step(fixture: &Fixture, desk: &mut Desk, step: &Step) -> bool {
+    match *step {
+        Step::Receive(i) => matches!(desk.receive(BARCODES[i]), Ok(Receipt::Received { .. })),
+        Step::Reject(i) => desk.reject(BARCODES[i], RejectReason::Torn, None).is_ok(),
+        Step::HandOver { code, parcel } => desk.hand_over(CODES[code], BARCODES[parcel]).is_ok(),
+        Step::Refuse(i) => desk.refuse(BARCODES[i], None).is_ok(),
+        Step::Return(i) => desk.return_to_courier(BARCODES[i], None).is_ok(),
+        Step::IssueCode(i) => {
+            issue_code(desk, &format!("C{i}"), CODES[i], &[BARCODES[i]]);
+            false
+        }
+        Step::Reopen => {
+            *desk = fixture.open();
+            false
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_actions_keep_store_consistent(steps in proptest::collection::vec(step(), 1..30)) {
+        let fixture = Fixture::new();
+        let mut desk = fixture.open();
+        announce(&mut desk, "JJD0001");
+        announce(&mut desk, "JJD0002");
+        let mut accepted = 0;
+        for step in &steps {
+            // Every wrong code would soon lock entry; keep the clock moving.
+            fixture.clock.advance(Duration::minutes(2));
+            if run_step(&fixture, &mut desk, step) {
+                accepted += 1;
+            }
+            let events = crate::store::outbox::all(&desk.conn).unwrap();
+            prop_assert_eq!(events.len(), accepted);
+            let sequence: Vec<i64> = events.iter().map(|event| event.seq).collect();
+            let expected: Vec<i64> = (1..=accepted as i64).collect();
+            prop_assert_eq!(sequence, expected);
+            for parcel in desk.parcels(None).unwrap() {
+                let has_code = crate::store::codes::parcel_has_code(&desk.conn, &parcel.barcode).unwrap();
+                if parcel.state == ParcelState::Ready {
+                    prop_assert!(has_code, "{} ready without a code", parcel.barcode);
+                }
+                if parcel.state == ParcelState::Received {
+                    prop_assert!(!has_code, "{} has a code but is not ready", parcel.barcode);
+                }
+                if parcel.state == ParcelState::HandedOver {
+                    prop_assert!(parcel.handed_over_at.is_some());
+                }
+            }
+        }
+        let check: String = desk.conn.query_row("PRAGMA integrity_check", [], |row| row.get(0)).unwrap();
+        prop_assert_eq!(check, "ok");
+    }
+}

@@ -1,0 +1,276 @@
+//! Parcel rows: what the store keeps of each parcel and its state.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+use serde::Serialize;
+
+use super::{Result, StoreError, format_time, parse_optional_time};
+use crate::protocol::{ManifestParcel, RejectReason, ReturnCause};
+
+/// Where a parcel is in its life at the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParcelState {
+    /// Announced by the mall, not yet at the store.
+    Expected,
+    /// At the store and on a shelf, with no verification code known yet.
+    Received,
+    /// Rejected at the door; it went back with the courier.
+    Rejected,
+    /// On a shelf with a verification code known: the customer may collect it.
+    Ready,
+    /// Given to the customer.
+    HandedOver,
+    /// To go back to the courier (refused, overdue or recalled).
+    ReturnPending,
+    /// Given back to the courier.
+    Returned,
+    /// The mall cancelled it before it arrived.
+    Cancelled,
+}
+
+impl ParcelState {
+    pub const ALL: [ParcelState; 8] = [
+        ParcelState::Expected,
+        ParcelState::Received,
+        ParcelState::Rejected,
+        ParcelState::Ready,
+        ParcelState::HandedOver,
+        ParcelState::ReturnPending,
+        ParcelState::Returned,
+        ParcelState::Cancelled,
+    ];
+
+    /// Returns the name kept in the database and printed by the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ParcelState::Expected => "expected",
+            ParcelState::Received => "received",
+            ParcelState::Rejected => "rejected",
+            ParcelState::Ready => "ready",
+            ParcelState::HandedOver => "handed_over",
+            ParcelState::ReturnPending => "return_pending",
+            ParcelState::Returned => "returned",
+            ParcelState::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses a stored or typed state name; `-` is accepted in place of `_`.
+    pub fn parse(text: &str) -> Option<ParcelState> {
+        let wanted = text.trim().to_ascii_lowercase().replace('-', "_");
+        ParcelState::ALL.into_iter().find(|state| state.as_str() == wanted)
+    }
+
+    /// True while the parcel is physically in the store.
+    pub fn is_on_shelf(self) -> bool {
+        matches!(self, ParcelState::Received | ParcelState::Ready | ParcelState::ReturnPending)
+    }
+}
+
+impl fmt::Display for ParcelState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.as_str().replace('_', " "))
+    }
+}
+
+/// One parcel as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Parcel {
+    pub barcode: String,
+    pub order_id: Option<String>,
+    pub customer_masked: String,
+    pub phone_last4: String,
+    pub courier: String,
+    pub state: ParcelState,
+    /// Received without being in the manifest.
+    pub unexpected: bool,
+    pub shelf: Option<String>,
+    pub deadline: Option<DateTime<Utc>>,
+    pub received_at: Option<DateTime<Utc>>,
+    pub received_by: Option<String>,
+    pub reject_reason: Option<RejectReason>,
+    pub reject_note: Option<String>,
+    pub return_cause: Option<ReturnCause>,
+    pub return_note: Option<String>,
+    pub handed_over_at: Option<DateTime<Utc>>,
+    pub handed_over_by: Option<String>,
+    pub returned_at: Option<DateTime<Utc>>,
+}
+
+impl Parcel {
+    /// A parcel received without a manifest entry.
+    pub fn unannounced(barcode: &str) -> Parcel {
+        Parcel {
+            barcode: barcode.to_owned(),
+            order_id: None,
+            customer_masked: String::new(),
+            phone_last4: String::new(),
+            courier: String::new(),
+            state: ParcelState::Expected,
+            unexpected: true,
+            shelf: None,
+            deadline: None,
+            received_at: None,
+            received_by: None,
+            reject_reason: None,
+            reject_note: None,
+            return_cause: None,
+            return_note: None,
+            handed_over_at: None,
+            handed_over_by: None,
+            returned_at: None,
+        }
+    }
+}
+
+const COLUMNS: &str = "barcode, order_id, customer_masked, phone_last4, courier, state, \
+    unexpected, shelf, deadline, received_at, received_by, reject_reason, reject_note, \
+    return_cause, return_note, handed_over_at, handed_over_by, returned_at";
+
+fn enum_from_text<T: serde::de::DeserializeOwned>(text: Option<String>) -> Result<Option<T>> {
+    text.map(|text| {
+        serde_json::from_value(serde_json::Value::String(text.clone()))
+            .map_err(|_| StoreError::Corrupt(format!("unknown value {text:?}")))
+    })
+    .transpose()
+}
+
+fn enum_to_text<T: Serialize>(value: Option<T>) -> Option<String> {
+    value.and_then(|value| match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(text)) => Some(text),
+        _ => None,
+    })
+}
+
+fn from_row(row: &Row<'_>) -> Result<Parcel> {
+    let state_text: String = row.get(5)?;
+    let state = ParcelState::parse(&state_text)
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown parcel state {state_text:?}")))?;
+    Ok(Parcel {
+        barcode: row.get(0)?,
+        order_id: row.get(1)?,
+        customer_masked: row.get(2)?,
+        phone_last4: row.get(3)?,
+        courier: row.get(4)?,
+        state,
+        unexpected: row.get(6)?,
+        shelf: row.get(7)?,
+        deadline: parse_optional_time(row.get(8)?)?,
+        received_at: parse_optional_time(row.get(9)?)?,
+        received_by: row.get(10)?,
+        reject_reason: enum_from_text(row.get(11)?)?,
+        reject_note: row.get(12)?,
+        return_cause: enum_from_text(row.get(13)?)?,
+        return_note: row.get(14)?,
+        handed_over_at: parse_optional_time(row.get(15)?)?,
+        handed_over_by: row.get(16)?,
+        returned_at: parse_optional_time(row.get(17)?)?,
+    })
+}
+
+fn collect(conn: &Connection, sql: &str, args: impl rusqlite::Params) -> Result<Vec<Parcel>> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let mut rows = statement.query(args)?;
+    let mut parcels = Vec::new();
+    while let Some(row) = rows.next()? {
+        parcels.push(from_row(row)?);
+    }
+    Ok(parcels)
+}
+
+/// Returns the parcel with this barcode, if the store knows it.
+pub fn get(conn: &Connection, barcode: &str) -> Result<Option<Parcel>> {
+    let sql = format!("SELECT {COLUMNS} FROM parcels WHERE barcode = ?1");
+    let mut statement = conn.prepare_cached(&sql)?;
+    let row = statement.query_row([barcode], |row| Ok(from_row(row))).optional()?;
+    row.transpose()
+}
+
+/// Lists parcels, optionally only those in `state`, ordered by barcode.
+pub fn list(conn: &Connection, state: Option<ParcelState>) -> Result<Vec<Parcel>> {
+    match state {
+        Some(state) => collect(
+            conn,
+            &format!("SELECT {COLUMNS} FROM parcels WHERE state = ?1 ORDER BY barcode"),
+            [state.as_str()],
+        ),
+        None => collect(conn, &format!("SELECT {COLUMNS} FROM parcels ORDER BY barcode"), []),
+    }
+}
+
+/// Counts parcels per state; states with no parcel are left out.
+pub fn count_by_state(conn: &Connection) -> Result<Vec<(ParcelState, u64)>> {
+    let mut statement =
+        conn.prepare_cached("SELECT state, COUNT(*) FROM parcels GROUP BY state ORDER BY state")?;
+    let mut rows = statement.query([])?;
+    let mut counts = Vec::new();
+    while let Some(row) = rows.next()? {
+        let text: String = row.get(0)?;
+        let state = ParcelState::parse(&text)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown parcel state {text:?}")))?;
+        counts.push((state, row.get(1)?));
+    }
+    Ok(counts)
+}
+
+/// Writes every column of `parcel`, inserting it if it is new.
+pub fn save(tx: &Transaction<'_>, parcel: &Parcel, now: DateTime<Utc>) -> Result<()> {
+    let sql = format!(
+        "INSERT OR REPLACE INTO parcels ({COLUMNS}, updated_at) VALUES \
+         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+    );
+    tx.prepare_cached(&sql)?.execute(params![
+        parcel.barcode,
+        parcel.order_id,
+        parcel.customer_masked,
+        parcel.phone_last4,
+        parcel.courier,
+        parcel.state.as_str(),
+        parcel.unexpected,
+        parcel.shelf,
+        parcel.deadline.map(format_time),
+        parcel.received_at.map(format_time),
+        parcel.received_by,
+        enum_to_text(parcel.reject_reason),
+        parcel.reject_note,
+        enum_to_text(parcel.return_cause),
+        parcel.return_note,
+        parcel.handed_over_at.map(format_time),
+        parcel.handed_over_by,
+        parcel.returned_at.map(format_time),
+        format_time(now),
+    ])?;
+    Ok(())
+}
+
+/// Adds or refreshes a manifest entry. The counter data is updated in every
+/// state; the state itself is left alone unless the parcel is new.
+pub fn announce(tx: &Transaction<'_>, parcel: &ManifestParcel, now: DateTime<Utc>) -> Result<()> {
+    let mut stored = get(tx, &parcel.barcode)?.unwrap_or_else(|| {
+        let mut fresh = Parcel::unannounced(&parcel.barcode);
+        fresh.unexpected = false;
+        fresh
+    });
+    stored.order_id = Some(parcel.order_id.clone());
+    stored.customer_masked = parcel.customer_masked.clone();
+    stored.phone_last4 = parcel.phone_last4.clone();
+    stored.courier = parcel.courier.clone();
+    if parcel.deadline.is_some() {
+        stored.deadline = parcel.deadline;
+    }
+    save(tx, &stored, now)
+}
+
+/// Lists parcels on the shelf whose collection deadline is before `now`.
+pub fn overdue(conn: &Connection, now: DateTime<Utc>) -> Result<Vec<Parcel>> {
+    collect(
+        conn,
+        &format!(
+            "SELECT {COLUMNS} FROM parcels WHERE state IN ('received', 'ready') \
+             AND deadline IS NOT NULL AND deadline < ?1 ORDER BY deadline"
+        ),
+        [format_time(now)],
+    )
+}

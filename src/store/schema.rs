@@ -1,0 +1,116 @@
+//! Schema migrations of the terminal database, tracked in `PRAGMA user_version`.
+//!
+//! Migrations are append-only: version N is reached by running every step
+//! after the database's current version, in order, in one transaction. Never
+//! edit or reorder a step that has shipped; add a new one.
+
+/// One step of the schema, run to go from version `index` to `index + 1`.
+pub const MIGRATIONS: &[&str] = &[V1, V2];
+
+/// Version 1: parcels, operators, the outbox and sync state.
+const V1: &str = "
+-- Parcels known to this store, from the manifest or received unannounced.
+CREATE TABLE parcels (
+    barcode         TEXT PRIMARY KEY,
+    order_id        TEXT,
+    customer_masked TEXT NOT NULL DEFAULT '',
+    phone_last4     TEXT NOT NULL DEFAULT '',
+    courier         TEXT NOT NULL DEFAULT '',
+    state           TEXT NOT NULL,
+    unexpected      INTEGER NOT NULL DEFAULT 0,
+    shelf           TEXT,
+    deadline        TEXT,
+    received_at     TEXT,
+    received_by     TEXT,
+    reject_reason   TEXT,
+    reject_note     TEXT,
+    return_cause    TEXT,
+    return_note     TEXT,
+    handed_over_at  TEXT,
+    handed_over_by  TEXT,
+    returned_at     TEXT,
+    updated_at      TEXT NOT NULL
+);
+CREATE INDEX parcels_by_state ON parcels (state);
+
+CREATE TABLE operators (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    pin_hash   TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+
+-- The signed-in operator, at most one row.
+CREATE TABLE session (
+    id           INTEGER PRIMARY KEY CHECK (id = 1),
+    operator_id  TEXT NOT NULL REFERENCES operators (id),
+    signed_in_at TEXT NOT NULL,
+    expires_at   TEXT NOT NULL
+);
+
+-- One row per clerk action, in per-terminal sequence order.
+CREATE TABLE outbox (
+    seq         INTEGER PRIMARY KEY,
+    event_id    TEXT NOT NULL UNIQUE,
+    barcode     TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    operator_id TEXT NOT NULL REFERENCES operators (id),
+    device_time TEXT NOT NULL,
+    status      TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'sent', 'quarantined')),
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    last_error  TEXT,
+    sent_at     TEXT
+);
+CREATE INDEX outbox_by_status ON outbox (status, seq);
+
+-- Single-row counters and identity of this terminal.
+CREATE TABLE terminal (
+    id       INTEGER PRIMARY KEY CHECK (id = 1),
+    next_seq INTEGER NOT NULL
+);
+INSERT INTO terminal (id, next_seq) VALUES (1, 1);
+
+-- Verification codes, as keyed hashes only.
+CREATE TABLE codes (
+    code_id   TEXT PRIMARY KEY,
+    code_hash BLOB NOT NULL,
+    issued_at TEXT NOT NULL
+);
+CREATE INDEX codes_by_hash ON codes (code_hash);
+
+CREATE TABLE code_parcels (
+    code_id TEXT NOT NULL REFERENCES codes (code_id) ON DELETE CASCADE,
+    barcode TEXT NOT NULL,
+    PRIMARY KEY (code_id, barcode)
+);
+CREATE INDEX code_parcels_by_barcode ON code_parcels (barcode);
+
+-- Times of wrong code entries, for the lock after repeated failures.
+CREATE TABLE code_failures (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL
+);
+
+CREATE TABLE sync_state (
+    id           INTEGER PRIMARY KEY CHECK (id = 1),
+    cursor       TEXT,
+    last_sync_at TEXT,
+    last_error   TEXT,
+    online       INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO sync_state (id) VALUES (1);
+";
+
+/// Version 2: conflicts reported by the backend, for the clerk to see.
+const V2: &str = "
+CREATE TABLE conflicts (
+    conflict_id  TEXT PRIMARY KEY,
+    barcode      TEXT NOT NULL,
+    event_id     TEXT,
+    message      TEXT NOT NULL,
+    received_at  TEXT NOT NULL,
+    acknowledged INTEGER NOT NULL DEFAULT 0
+);
+";

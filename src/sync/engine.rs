@@ -1,0 +1,404 @@
+//! The sync engine: pushes the outbox to the backend in order and pulls the
+//! changes since the stored cursor.
+//!
+//! An event leaves the queue only on the backend's answer for that event:
+//! accepted or duplicate marks it sent, rejected quarantines it. A crash
+//! between the backend's answer and the local commit leaves the event
+//! pending; the next push gets "duplicate" for it and marks it sent then, so
+//! nothing is lost and nothing is applied twice.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use rand::Rng;
+use rusqlite::Connection;
+use serde::Serialize;
+use tokio::sync::{Notify, mpsc, oneshot};
+
+use super::client::{ApiClient, ApiError};
+use crate::desk::inbound;
+use crate::protocol::{EventOutcome, MAX_PUSH_EVENTS, PushResponse};
+use crate::store::credentials::Credentials;
+use crate::store::outbox::{self, OutboxEntry};
+use crate::store::{self, StoreError, sync_state};
+
+/// Settings of the sync engine.
+#[derive(Debug, Clone)]
+pub struct SyncConfig {
+    /// Time between syncs when nothing else triggers one.
+    pub interval: Duration,
+    /// Events per push, at most [`MAX_PUSH_EVENTS`].
+    pub batch: usize,
+    /// Tries of an event that the backend keeps answering 400 for, before it
+    /// is quarantined.
+    pub max_attempts: u32,
+    /// Timeout of one HTTP request.
+    pub request_timeout: Duration,
+    /// First retry delay after a transient failure; it doubles up to `backoff_cap`.
+    pub backoff_base: Duration,
+    pub backoff_cap: Duration,
+    /// A PEM certificate to trust besides the system roots, for an https backend.
+    pub extra_root_cert: Option<PathBuf>,
+}
+
+impl Default for SyncConfig {
+    fn default() -> SyncConfig {
+        SyncConfig {
+            interval: Duration::from_secs(30),
+            batch: 100,
+            max_attempts: 5,
+            request_timeout: Duration::from_secs(10),
+            backoff_base: Duration::from_secs(1),
+            backoff_cap: Duration::from_secs(60),
+            extra_root_cert: None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("this terminal is not enrolled with the mall: enrol it first")]
+    NotEnrolled,
+    #[error("the backend rejected this terminal's token: enrol the terminal again")]
+    Unauthorized,
+    #[error("backend unreachable ({0}); the events stay queued and are sent later")]
+    Transient(String, Option<Duration>),
+    #[error("the backend answered {0}; the events stay queued")]
+    Protocol(String),
+    #[error("reading the trusted certificate {path}: {source}")]
+    Certificate { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Credentials(#[from] store::credentials::CredentialsError),
+}
+
+impl From<rusqlite::Error> for SyncError {
+    fn from(error: rusqlite::Error) -> SyncError {
+        SyncError::Store(error.into())
+    }
+}
+
+impl SyncError {
+    /// True when trying again later may succeed without anyone acting.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            SyncError::Transient(..) | SyncError::Protocol(_) | SyncError::Store(StoreError::Busy)
+        )
+    }
+}
+
+/// What one sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SyncReport {
+    pub pushed: u64,
+    pub duplicates: u64,
+    pub quarantined: u64,
+    pub changes: u64,
+    pub queue_depth: u64,
+}
+
+/// Runs one full sync on its own connection to the terminal database: push
+/// everything pending, then pull every change.
+pub async fn sync_once(data_dir: &Path, config: &SyncConfig) -> Result<SyncReport, SyncError> {
+    let mut conn = store::open(&data_dir.join(store::DB_FILE))?;
+    let result = sync_with(&mut conn, data_dir, config).await;
+    let recorded = match &result {
+        Ok(_) => sync_state::record_success(&conn, Utc::now()),
+        Err(error) => sync_state::record_failure(&conn, &error.to_string()),
+    };
+    if let Err(error) = recorded {
+        tracing::warn!(%error, "sync: recording the outcome failed");
+    }
+    result
+}
+
+async fn sync_with(
+    conn: &mut Connection,
+    data_dir: &Path,
+    config: &SyncConfig,
+) -> Result<SyncReport, SyncError> {
+    let credentials = Credentials::load(data_dir)?.ok_or(SyncError::NotEnrolled)?;
+    let client = client_for(&credentials, config)?;
+    let mut report = SyncReport::default();
+    push_all(conn, &client, &credentials, config, &mut report).await?;
+    pull_all(conn, &client, &mut report).await?;
+    report.queue_depth = outbox::summary(conn)?.depth;
+    Ok(report)
+}
+
+/// Builds the API client for the enrolled backend.
+pub fn client_for(credentials: &Credentials, config: &SyncConfig) -> Result<ApiClient, SyncError> {
+    let certificate = match &config.extra_root_cert {
+        Some(path) => Some(
+            std::fs::read(path)
+                .map_err(|source| SyncError::Certificate { path: path.clone(), source })?,
+        ),
+        None => None,
+    };
+    ApiClient::new(
+        &credentials.backend_url,
+        Some(credentials.token.clone()),
+        certificate,
+        config.request_timeout,
+    )
+    .map_err(|error| SyncError::Protocol(error.to_string()))
+}
+
+async fn push_all(
+    conn: &mut Connection,
+    client: &ApiClient,
+    credentials: &Credentials,
+    config: &SyncConfig,
+    report: &mut SyncReport,
+) -> Result<(), SyncError> {
+    let mut batch_size = config.batch.clamp(1, MAX_PUSH_EVENTS);
+    loop {
+        let batch = outbox::pending(conn, batch_size)?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let events: Vec<_> =
+            batch.iter().map(|entry| entry.to_event(&credentials.terminal_id)).collect();
+        match client.push(&events).await {
+            Ok(response) => record_results(conn, &batch, &response, report)?,
+            Err(error) => {
+                batch_size = handle_push_error(conn, &batch, error, batch_size, config, report)?;
+            }
+        }
+    }
+}
+
+/// Stores the backend's answer for each event of a batch, in one transaction.
+fn record_results(
+    conn: &mut Connection,
+    batch: &[OutboxEntry],
+    response: &PushResponse,
+    report: &mut SyncReport,
+) -> Result<(), SyncError> {
+    let matches = response.results.len() == batch.len()
+        && response
+            .results
+            .iter()
+            .zip(batch)
+            .all(|(result, entry)| result.event_id == entry.event_id);
+    if !matches {
+        return Err(SyncError::Protocol("results that do not match the pushed events".into()));
+    }
+    let now = Utc::now();
+    let tx = conn.transaction()?;
+    for result in &response.results {
+        match &result.outcome {
+            EventOutcome::Accepted => {
+                outbox::mark_sent(&tx, result.event_id, now)?;
+                report.pushed += 1;
+            }
+            EventOutcome::Duplicate => {
+                outbox::mark_sent(&tx, result.event_id, now)?;
+                report.duplicates += 1;
+            }
+            EventOutcome::Rejected { reason } => {
+                outbox::quarantine(&tx, result.event_id, reason)?;
+                tracing::warn!(event_id = %result.event_id, reason = %reason, "sync: event rejected and quarantined");
+                report.quarantined += 1;
+            }
+        }
+    }
+    tx.commit()?;
+    tracing::info!(events = batch.len(), "sync: batch pushed");
+    Ok(())
+}
+
+/// Deals with a failed push and returns the batch size to use next. Errors
+/// that one event causes are narrowed down by halving the batch until the
+/// event is alone, which then counts a failed try.
+fn handle_push_error(
+    conn: &mut Connection,
+    batch: &[OutboxEntry],
+    error: ApiError,
+    batch_size: usize,
+    config: &SyncConfig,
+    report: &mut SyncReport,
+) -> Result<usize, SyncError> {
+    match error {
+        ApiError::Forbidden { event_ids } if !event_ids.is_empty() => {
+            let tx = conn.transaction()?;
+            for event_id in &event_ids {
+                outbox::quarantine(
+                    &tx,
+                    *event_id,
+                    "the backend says this parcel belongs to another store",
+                )?;
+                report.quarantined += 1;
+            }
+            tx.commit()?;
+            tracing::warn!(events = event_ids.len(), "sync: events for another store quarantined");
+            Ok(batch_size)
+        }
+        ApiError::TooLarge | ApiError::BadRequest(_) if batch_size > 1 => {
+            Ok((batch_size / 2).max(1))
+        }
+        ApiError::TooLarge | ApiError::BadRequest(_) => {
+            let entry = &batch[0];
+            let detail = error.to_string();
+            let tx = conn.transaction()?;
+            let attempts = outbox::record_failure(&tx, entry.event_id, &detail)?;
+            if attempts >= config.max_attempts {
+                outbox::quarantine(&tx, entry.event_id, &detail)?;
+                tracing::warn!(event_id = %entry.event_id, attempts, "sync: event quarantined after repeated failures");
+                report.quarantined += 1;
+            }
+            tx.commit()?;
+            if attempts < config.max_attempts {
+                return Err(SyncError::Protocol(detail));
+            }
+            Ok(batch_size)
+        }
+        ApiError::Unauthorized | ApiError::Forbidden { .. } => Err(SyncError::Unauthorized),
+        ApiError::Transient { retry_after, detail } => {
+            Err(SyncError::Transient(detail, retry_after))
+        }
+    }
+}
+
+async fn pull_all(
+    conn: &mut Connection,
+    client: &ApiClient,
+    report: &mut SyncReport,
+) -> Result<(), SyncError> {
+    loop {
+        let cursor = sync_state::get(conn)?.cursor;
+        let page = client.pull(cursor.as_deref()).await.map_err(|error| match error {
+            ApiError::Unauthorized | ApiError::Forbidden { .. } => SyncError::Unauthorized,
+            ApiError::Transient { retry_after, detail } => {
+                SyncError::Transient(detail, retry_after)
+            }
+            other => SyncError::Protocol(other.to_string()),
+        })?;
+        let now = Utc::now();
+        let tx = conn.transaction()?;
+        for change in &page.changes {
+            inbound::apply_change(&tx, change, true, now)?;
+        }
+        sync_state::set_cursor(&tx, &page.cursor)?;
+        tx.commit()?;
+        report.changes += page.changes.len() as u64;
+        if !page.more {
+            return Ok(());
+        }
+    }
+}
+
+/// Returns the delay before retry number `failures` (1 for the first): full
+/// jitter over an exponential bound, and never less than the backend's
+/// Retry-After.
+pub fn backoff(config: &SyncConfig, failures: u32, retry_after: Option<Duration>) -> Duration {
+    let exponent = failures.saturating_sub(1).min(16);
+    let bound = config.backoff_base.saturating_mul(1 << exponent).min(config.backoff_cap);
+    let jittered = bound.mul_f64(rand::thread_rng().gen_range(0.5..=1.0));
+    jittered
+        .max(retry_after.unwrap_or_default())
+        .min(config.backoff_cap.max(retry_after.unwrap_or_default()))
+}
+
+/// A running sync engine. Dropping the handle stops it after its current sync.
+#[derive(Clone)]
+pub struct SyncHandle {
+    wake: Arc<Notify>,
+    requests: mpsc::Sender<oneshot::Sender<Result<SyncReport, String>>>,
+}
+
+impl SyncHandle {
+    /// Starts the engine on `runtime`. It syncs at start, after every
+    /// [`SyncHandle::notify`], every `config.interval`, and after a failure
+    /// once its backoff delay has passed.
+    pub fn spawn(
+        runtime: &tokio::runtime::Handle,
+        data_dir: PathBuf,
+        config: SyncConfig,
+    ) -> SyncHandle {
+        let wake = Arc::new(Notify::new());
+        let (requests, inbox) = mpsc::channel(8);
+        runtime.spawn(run(data_dir, config, wake.clone(), inbox));
+        SyncHandle { wake, requests }
+    }
+
+    /// Asks for a sync soon, for example after a new event.
+    pub fn notify(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Returns a function that calls [`SyncHandle::notify`], for the desk.
+    pub fn notifier(&self) -> Arc<dyn Fn() + Send + Sync> {
+        let wake = self.wake.clone();
+        Arc::new(move || wake.notify_one())
+    }
+
+    /// Runs a sync now and waits for its report.
+    pub async fn sync_now(&self) -> Result<SyncReport, String> {
+        let (reply, answer) = oneshot::channel();
+        self.requests.send(reply).await.map_err(|_| "the sync engine stopped".to_owned())?;
+        answer.await.map_err(|_| "the sync engine stopped".to_owned())?
+    }
+}
+
+async fn run(
+    data_dir: PathBuf,
+    config: SyncConfig,
+    wake: Arc<Notify>,
+    mut inbox: mpsc::Receiver<oneshot::Sender<Result<SyncReport, String>>>,
+) {
+    let mut failures = 0u32;
+    let mut delay = Duration::ZERO;
+    loop {
+        let mut reply = None;
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = wake.notified(), if failures == 0 => {}
+            request = inbox.recv() => match request {
+                Some(sender) => reply = Some(sender),
+                None => return,
+            },
+        }
+        let result = sync_once(&data_dir, &config).await;
+        (failures, delay) = match &result {
+            Ok(_) => (0, config.interval),
+            Err(SyncError::NotEnrolled) => (0, config.interval),
+            Err(error) => {
+                let retry_after = match error {
+                    SyncError::Transient(_, retry_after) => *retry_after,
+                    _ => None,
+                };
+                let failures = failures + 1;
+                let delay = backoff(&config, failures, retry_after);
+                tracing::warn!(%error, failures, retry_in_ms = delay.as_millis() as u64, "sync: failed");
+                (failures, delay)
+            }
+        };
+        if let Some(reply) = reply {
+            let _ = reply.send(result.map_err(|error| error.to_string()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_cap() {
+        let config = SyncConfig::default();
+        assert!(backoff(&config, 1, None) <= Duration::from_secs(1));
+        assert!(backoff(&config, 4, None) >= Duration::from_secs(4));
+        assert!(backoff(&config, 40, None) <= config.backoff_cap);
+    }
+
+    #[test]
+    fn backoff_honours_retry_after() {
+        let config = SyncConfig::default();
+        assert!(backoff(&config, 1, Some(Duration::from_secs(7))) >= Duration::from_secs(7));
+    }
+}
