@@ -4,9 +4,11 @@ use clap::Parser;
 
 fn main() {
     let cli = pickup_terminal::cli::Cli::parse();
-    pickup_terminal::cli::init_logging();
     let code = match &cli.command {
-        Some(command) => pickup_terminal::cli::run(&cli, command),
+        Some(command) => {
+            pickup_terminal::cli::init_logging("warn");
+            pickup_terminal::cli::run(&cli, command)
+        }
         None => {
             eprintln!("error: the clerk's screen is not built yet: give a command, see --help");
             1

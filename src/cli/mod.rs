@@ -253,11 +253,11 @@ fn pin_arg(pin: Option<&str>) -> Result<String, DeskError> {
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
-/// Logs to stderr at the level of `RUST_LOG` (default: warnings, and info for
-/// this crate).
-pub fn init_logging() {
+/// Logs to stderr at the level of `RUST_LOG`, else at `default` (for example
+/// `warn` or `info`).
+pub fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,pickup_terminal=info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ =
         tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }

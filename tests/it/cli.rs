@@ -1,0 +1,195 @@
+//! The `pickup-terminal` command line run as a subprocess on a temporary
+//! data directory.
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+struct Terminal {
+    dir: tempfile::TempDir,
+}
+
+impl Terminal {
+    /// A data directory with one signed-in operator.
+    fn signed_in() -> Terminal {
+        let terminal = Terminal { dir: tempfile::tempdir().unwrap() };
+        assert_eq!(
+            terminal.run(["operator", "add", "clerk", "--pin", "2468"]).status.code(),
+            Some(0)
+        );
+        assert_eq!(terminal.run(["sign-in", "clerk", "--pin", "2468"]).status.code(), Some(0));
+        terminal
+    }
+
+    fn run<I, S>(&self, args: I) -> Output
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        Command::new(env!("CARGO_BIN_EXE_pickup-terminal"))
+            .arg("--data-dir")
+            .arg(self.dir.path())
+            .args(args)
+            .env_remove("PICKUP_TERMINAL_PIN")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    fn json<I, S>(&self, args: I) -> Value
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let output = self.run(args);
+        assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+        serde_json::from_slice(&output.stdout).unwrap()
+    }
+
+    fn queue_len(&self) -> usize {
+        self.json(["--json", "queue"]).as_array().unwrap().len()
+    }
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn receive_then_repeat_scan() {
+    let terminal = Terminal::signed_in();
+    let first = terminal.json(["--json", "receive", "JJD0001"]);
+    assert_eq!(first["outcome"], "received_(not_in_the_manifest)");
+    assert_eq!(first["parcel"]["unexpected"], true);
+    let again = terminal.json(["--json", "receive", "JJD0001"]);
+    assert_eq!(again["outcome"], "already_received");
+    assert_eq!(again["parcel"]["received_by"], "clerk");
+    assert_eq!(terminal.queue_len(), 1);
+}
+
+#[test]
+fn damaged_parcel_is_rejected_with_reason() {
+    let terminal = Terminal::signed_in();
+    let rejected =
+        terminal.json(["--json", "receive", "JJD0002", "--damaged", "crushed", "--note", "split"]);
+    assert_eq!(rejected["parcel"]["state"], "rejected");
+    assert_eq!(rejected["parcel"]["reject_reason"], "crushed");
+    let queue = terminal.json(["--json", "queue"]);
+    assert_eq!(queue[0]["body"]["kind"], "rejected");
+    assert_eq!(queue[0]["body"]["note"], "split");
+}
+
+#[test]
+fn bad_input_exits_2_and_writes_nothing() {
+    let terminal = Terminal::signed_in();
+    let long = "A".repeat(129);
+    let cases: Vec<(&str, &OsStr)> = vec![
+        ("empty", OsStr::new("")),
+        ("over-long", OsStr::new(long.as_str())),
+        ("control characters", OsStr::new("JJD\u{1b}[2J0001")),
+        ("non-UTF-8 bytes", OsStr::from_bytes(b"JJD\xff\xfe01")),
+        ("SQL-looking text", OsStr::new("x'); DELETE FROM parcels; --")),
+    ];
+    for (name, barcode) in cases {
+        let output = terminal.run([OsStr::new("receive"), barcode]);
+        assert_eq!(output.status.code(), Some(2), "{name}: {}", stderr(&output));
+        assert!(stderr(&output).starts_with("error: "), "{name}: {}", stderr(&output));
+        assert!(output.stdout.is_empty(), "{name}");
+    }
+    assert_eq!(terminal.queue_len(), 0);
+    assert_eq!(terminal.json(["--json", "parcels"]).as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn unknown_damage_reason_lists_reasons() {
+    let terminal = Terminal::signed_in();
+    let output = terminal.run(["receive", "JJD0003", "--damaged", "melted"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("crushed, wet, torn, opened, wrong_address, other"));
+}
+
+#[test]
+fn forbidden_move_exits_3() {
+    let terminal = Terminal::signed_in();
+    terminal.run(["receive", "JJD0004", "--damaged", "wet"]);
+    let output = terminal.run(["receive", "JJD0004"]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(stderr(&output).contains("parcel JJD0004 is rejected (wet)"), "{}", stderr(&output));
+}
+
+#[test]
+fn actions_without_sign_in_exit_3() {
+    let terminal = Terminal { dir: tempfile::tempdir().unwrap() };
+    let output = terminal.run(["receive", "JJD0001"]);
+    assert_eq!(output.status.code(), Some(3));
+    assert!(stderr(&output).contains("sign in"), "{}", stderr(&output));
+}
+
+#[test]
+fn handover_without_enrolment_is_refused() {
+    let terminal = Terminal::signed_in();
+    terminal.run(["receive", "JJD0001"]);
+    let output = terminal.run(["handover", "012345", "--confirm", "JJD0001"]);
+    assert_eq!(output.status.code(), Some(3));
+    assert!(!stderr(&output).contains("012345"), "code printed: {}", stderr(&output));
+}
+
+#[test]
+fn malformed_code_exits_2_without_digits() {
+    let terminal = Terminal::signed_in();
+    let output = terminal.run(["handover", "12345", "--confirm", "JJD0001"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(!stderr(&output).contains("12345"), "{}", stderr(&output));
+}
+
+#[test]
+fn status_json_has_stable_fields() {
+    let terminal = Terminal::signed_in();
+    terminal.run(["receive", "JJD0001"]);
+    let status = terminal.json(["status", "--json"]);
+    for field in [
+        "counts",
+        "expected",
+        "on_shelf",
+        "ready",
+        "to_return",
+        "queue_depth",
+        "oldest_unsent_age_s",
+        "quarantined",
+        "online",
+        "last_sync_at",
+        "operator",
+    ] {
+        assert!(status.get(field).is_some(), "missing {field}");
+    }
+    assert_eq!(status["queue_depth"], 1);
+    assert_eq!(status["counts"]["received"], 1);
+}
+
+#[test]
+fn pin_is_read_from_stdin() {
+    let terminal = Terminal { dir: tempfile::tempdir().unwrap() };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pickup-terminal"))
+        .arg("--data-dir")
+        .arg(terminal.dir.path())
+        .args(["operator", "add", "amy"])
+        .env_remove("PICKUP_TERMINAL_PIN")
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"9753\n").unwrap();
+    assert!(child.wait().unwrap().success());
+    let signed_in = terminal.run(["sign-in", "amy", "--pin", "9753"]);
+    assert_eq!(signed_in.status.code(), Some(0), "{}", stderr(&signed_in));
+}
+
+#[test]
+fn invalid_state_filter_exits_2() {
+    let terminal = Terminal::signed_in();
+    let output = terminal.run(["parcels", "--state", "lost"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("expected, received"), "{}", stderr(&output));
+}
