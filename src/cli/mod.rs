@@ -15,6 +15,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::desk::{Desk, DeskConfig, DeskError, Receipt};
 use crate::protocol::RejectReason;
 use crate::store::parcels::ParcelState;
+use crate::sync::{self, SyncConfig, SyncError};
 
 /// Exit status for invalid input.
 pub const EXIT_INVALID: i32 = 2;
@@ -81,6 +82,17 @@ pub enum Command {
     },
     /// Sign the current operator out
     SignOut,
+    /// Push the queued events to the backend and pull its changes, once
+    Sync,
+    /// Enrol this terminal with the mall's backend, using a one-time token
+    Enroll {
+        /// Address of the backend, e.g. https://mall.example.com
+        #[arg(long, value_name = "URL")]
+        backend: String,
+        /// The one-time enrolment token from the mall's admin
+        #[arg(long, value_name = "TOKEN")]
+        token: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -141,6 +153,11 @@ pub fn run(cli: &Cli, command: &Command) -> i32 {
 }
 
 fn execute(cli: &Cli, command: &Command) -> Result<(), DeskError> {
+    match command {
+        Command::Sync => return sync(cli),
+        Command::Enroll { backend, token } => return enroll(cli, backend, token),
+        _ => {}
+    }
     let mut desk = Desk::open(&data_dir(cli)?, DeskConfig::default())?;
     let json = cli.json;
     match command {
@@ -197,6 +214,7 @@ fn execute(cli: &Cli, command: &Command) -> Result<(), DeskError> {
             desk.sign_out()?;
             output::message(json, "signed_out", "signed out");
         }
+        Command::Sync | Command::Enroll { .. } => unreachable!("handled before the desk opens"),
     }
     Ok(())
 }
@@ -226,6 +244,52 @@ fn receive(desk: &mut Desk, json: bool, args: &ReceiveArgs) -> Result<(), DeskEr
         Receipt::AlreadyReceived { parcel } => output::already_received(json, &parcel),
     }
     Ok(())
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, DeskError> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|error| {
+        DeskError::Store(crate::store::StoreError::Corrupt(format!(
+            "starting the runtime failed: {error}"
+        )))
+    })
+}
+
+fn sync(cli: &Cli) -> Result<(), DeskError> {
+    let data_dir = data_dir(cli)?;
+    // Opening the desk first migrates the database and reports its errors.
+    drop(Desk::open(&data_dir, DeskConfig::default())?);
+    let report = runtime()?.block_on(sync::sync_once(&data_dir, &SyncConfig::default()));
+    match report {
+        Ok(report) => {
+            output::sync_report(cli.json, &report);
+            Ok(())
+        }
+        Err(error) => Err(sync_failure(error)),
+    }
+}
+
+fn enroll(cli: &Cli, backend: &str, token: &str) -> Result<(), DeskError> {
+    let data_dir = data_dir(cli)?;
+    drop(Desk::open(&data_dir, DeskConfig::default())?);
+    let enrolled = runtime()?
+        .block_on(sync::enroll(&data_dir, backend, token, &SyncConfig::default()))
+        .map_err(sync_failure)?;
+    output::message(
+        cli.json,
+        "enrolled",
+        &format!("enrolled as terminal {} of store {}", enrolled.terminal_id, enrolled.store_id),
+    );
+    Ok(())
+}
+
+/// Maps a sync failure to a desk error: enrolment problems are for the clerk
+/// to fix (exit 3), the rest is internal (exit 1).
+fn sync_failure(error: SyncError) -> DeskError {
+    match error {
+        SyncError::NotEnrolled => DeskError::NotEnrolled,
+        SyncError::Store(error) => DeskError::Store(error),
+        other => DeskError::Sync(other.to_string()),
+    }
 }
 
 /// Converts an argument to text, with an error that names it.

@@ -132,3 +132,13 @@ pub fn status(json: bool, status: &Status) {
     }
     println!("operator {}", status.operator.as_deref().unwrap_or("(nobody signed in)"));
 }
+
+pub fn sync_report(json: bool, report: &crate::sync::SyncReport) {
+    if json {
+        return print_json(report);
+    }
+    println!(
+        "pushed {} events ({} already applied), quarantined {}, pulled {} changes; {} still queued",
+        report.pushed, report.duplicates, report.quarantined, report.changes, report.queue_depth
+    );
+}

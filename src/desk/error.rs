@@ -39,6 +39,9 @@ pub enum DeskError {
     NotEnrolled,
     #[error(transparent)]
     Credentials(#[from] CredentialsError),
+    /// Talking to the backend failed; nothing local was lost.
+    #[error("{0}")]
+    Sync(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -63,7 +66,7 @@ impl DeskError {
             | DeskError::NotSignedIn
             | DeskError::BadSignIn
             | DeskError::NotEnrolled => 3,
-            DeskError::Credentials(_) | DeskError::Store(_) => 1,
+            DeskError::Credentials(_) | DeskError::Sync(_) | DeskError::Store(_) => 1,
         }
     }
 }

@@ -31,6 +31,9 @@ impl ApiClient {
     ) -> Result<ApiClient, ApiError> {
         Err(ApiError::BadRequest("not built".into()))
     }
+    pub async fn enroll(&self, _: &str) -> Result<crate::protocol::EnrollResponse, ApiError> {
+        Err(ApiError::BadRequest("not built".into()))
+    }
     pub async fn push(&self, _: &[Event]) -> Result<PushResponse, ApiError> {
         Err(ApiError::BadRequest("not built".into()))
     }

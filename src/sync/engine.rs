@@ -67,8 +67,10 @@ pub enum SyncError {
     Transient(String, Option<Duration>),
     #[error("the backend answered {0}; the events stay queued")]
     Protocol(String),
-    #[error("reading the trusted certificate {path}: {source}")]
+    #[error("reading the trusted certificate {path} failed: {source}")]
     Certificate { path: PathBuf, source: std::io::Error },
+    #[error("data directory {path} cannot be created: {source}")]
+    DataDir { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -130,15 +132,28 @@ async fn sync_with(
     Ok(report)
 }
 
+impl SyncConfig {
+    /// Reads the extra trusted certificate, if one is configured.
+    pub fn read_extra_root_cert(&self) -> Result<Option<Vec<u8>>, SyncError> {
+        let Some(path) = &self.extra_root_cert else { return Ok(None) };
+        std::fs::read(path)
+            .map(Some)
+            .map_err(|source| SyncError::Certificate { path: path.clone(), source })
+    }
+}
+
+/// Maps a client error of a request that concerns no particular event.
+pub fn client_error(error: ApiError) -> SyncError {
+    match error {
+        ApiError::Unauthorized | ApiError::Forbidden { .. } => SyncError::Unauthorized,
+        ApiError::Transient { retry_after, detail } => SyncError::Transient(detail, retry_after),
+        other => SyncError::Protocol(other.to_string()),
+    }
+}
+
 /// Builds the API client for the enrolled backend.
 pub fn client_for(credentials: &Credentials, config: &SyncConfig) -> Result<ApiClient, SyncError> {
-    let certificate = match &config.extra_root_cert {
-        Some(path) => Some(
-            std::fs::read(path)
-                .map_err(|source| SyncError::Certificate { path: path.clone(), source })?,
-        ),
-        None => None,
-    };
+    let certificate = config.read_extra_root_cert()?;
     ApiClient::new(
         &credentials.backend_url,
         Some(credentials.token.clone()),
@@ -271,13 +286,7 @@ async fn pull_all(
 ) -> Result<(), SyncError> {
     loop {
         let cursor = sync_state::get(conn)?.cursor;
-        let page = client.pull(cursor.as_deref()).await.map_err(|error| match error {
-            ApiError::Unauthorized | ApiError::Forbidden { .. } => SyncError::Unauthorized,
-            ApiError::Transient { retry_after, detail } => {
-                SyncError::Transient(detail, retry_after)
-            }
-            other => SyncError::Protocol(other.to_string()),
-        })?;
+        let page = client.pull(cursor.as_deref()).await.map_err(client_error)?;
         let now = Utc::now();
         let tx = conn.transaction()?;
         for change in &page.changes {

@@ -3,5 +3,7 @@
 
 pub mod client;
 pub mod engine;
+pub mod enrolment;
 
 pub use engine::{SyncConfig, SyncError, SyncHandle, SyncReport, sync_once};
+pub use enrolment::enroll;
