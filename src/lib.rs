@@ -11,6 +11,7 @@
 
 pub mod backend;
 pub mod cli;
+pub mod config;
 pub mod desk;
 pub mod protocol;
 pub mod scan;

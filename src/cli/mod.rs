@@ -12,10 +12,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::desk::{Desk, DeskConfig, DeskError, Receipt};
+use crate::config::Config;
+use crate::desk::{Desk, DeskError, Receipt};
 use crate::protocol::RejectReason;
 use crate::store::parcels::ParcelState;
-use crate::sync::{self, SyncConfig, SyncError};
+use crate::sync::{self, SyncError};
 
 /// Exit status for invalid input.
 pub const EXIT_INVALID: i32 = 2;
@@ -27,6 +28,11 @@ pub struct Cli {
     /// platform data directory, e.g. ~/.local/share/pickup-terminal]
     #[arg(long, global = true, env = "PICKUP_TERMINAL_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+
+    /// Settings file [default: config.toml in the platform config directory,
+    /// e.g. ~/.config/pickup-terminal/config.toml]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 
     /// Print machine-readable JSON instead of text
     #[arg(long, global = true)]
@@ -152,13 +158,19 @@ pub fn run(cli: &Cli, command: &Command) -> i32 {
     }
 }
 
+/// Loads the settings, mapping an invalid file to invalid input.
+pub fn load_config(cli: &Cli) -> Result<Config, DeskError> {
+    Config::load(cli.config.as_deref()).map_err(|error| DeskError::Invalid(error.to_string()))
+}
+
 fn execute(cli: &Cli, command: &Command) -> Result<(), DeskError> {
+    let config = load_config(cli)?;
     match command {
-        Command::Sync => return sync(cli),
-        Command::Enroll { backend, token } => return enroll(cli, backend, token),
+        Command::Sync => return sync(cli, &config),
+        Command::Enroll { backend, token } => return enroll(cli, &config, backend, token),
         _ => {}
     }
-    let mut desk = Desk::open(&data_dir(cli)?, DeskConfig::default())?;
+    let mut desk = Desk::open(&data_dir(cli)?, config.desk_config())?;
     let json = cli.json;
     match command {
         Command::Status => output::status(json, &desk.status()?),
@@ -254,11 +266,11 @@ fn runtime() -> Result<tokio::runtime::Runtime, DeskError> {
     })
 }
 
-fn sync(cli: &Cli) -> Result<(), DeskError> {
+fn sync(cli: &Cli, config: &Config) -> Result<(), DeskError> {
     let data_dir = data_dir(cli)?;
     // Opening the desk first migrates the database and reports its errors.
-    drop(Desk::open(&data_dir, DeskConfig::default())?);
-    let report = runtime()?.block_on(sync::sync_once(&data_dir, &SyncConfig::default()));
+    drop(Desk::open(&data_dir, config.desk_config())?);
+    let report = runtime()?.block_on(sync::sync_once(&data_dir, &config.sync_config()));
     match report {
         Ok(report) => {
             output::sync_report(cli.json, &report);
@@ -268,11 +280,11 @@ fn sync(cli: &Cli) -> Result<(), DeskError> {
     }
 }
 
-fn enroll(cli: &Cli, backend: &str, token: &str) -> Result<(), DeskError> {
+fn enroll(cli: &Cli, config: &Config, backend: &str, token: &str) -> Result<(), DeskError> {
     let data_dir = data_dir(cli)?;
-    drop(Desk::open(&data_dir, DeskConfig::default())?);
+    drop(Desk::open(&data_dir, config.desk_config())?);
     let enrolled = runtime()?
-        .block_on(sync::enroll(&data_dir, backend, token, &SyncConfig::default()))
+        .block_on(sync::enroll(&data_dir, backend, token, &config.sync_config()))
         .map_err(sync_failure)?;
     output::message(
         cli.json,

@@ -28,14 +28,18 @@ impl Terminal {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        Command::new(env!("CARGO_BIN_EXE_pickup-terminal"))
-            .arg("--data-dir")
-            .arg(self.dir.path())
-            .args(args)
-            .env_remove("PICKUP_TERMINAL_PIN")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
+        self.command().args(args).stdin(Stdio::null()).output().unwrap()
+    }
+
+    /// The program on this data directory, with settings from nowhere else.
+    fn command(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pickup-terminal"));
+        command.arg("--data-dir").arg(self.dir.path());
+        command.env("XDG_CONFIG_HOME", self.dir.path().join("config"));
+        for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("PICKUP_TERMINAL_")) {
+            command.env_remove(name);
+        }
+        command
     }
 
     fn json<I, S>(&self, args: I) -> Value
@@ -171,14 +175,8 @@ fn status_json_has_stable_fields() {
 #[test]
 fn pin_is_read_from_stdin() {
     let terminal = Terminal { dir: tempfile::tempdir().unwrap() };
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pickup-terminal"))
-        .arg("--data-dir")
-        .arg(terminal.dir.path())
-        .args(["operator", "add", "amy"])
-        .env_remove("PICKUP_TERMINAL_PIN")
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child =
+        terminal.command().args(["operator", "add", "amy"]).stdin(Stdio::piped()).spawn().unwrap();
     use std::io::Write;
     child.stdin.take().unwrap().write_all(b"9753\n").unwrap();
     assert!(child.wait().unwrap().success());
@@ -192,4 +190,14 @@ fn invalid_state_filter_exits_2() {
     let output = terminal.run(["parcels", "--state", "lost"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("expected, received"), "{}", stderr(&output));
+}
+
+#[test]
+fn invalid_config_exits_2_naming_key() {
+    let terminal = Terminal::signed_in();
+    let path = terminal.dir.path().join("bad.toml");
+    std::fs::write(&path, "[desk]\nshift_hours = 99\n").unwrap();
+    let output = terminal.run([OsStr::new("--config"), path.as_os_str(), OsStr::new("status")]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("desk.shift_hours = 99"), "{}", stderr(&output));
 }
