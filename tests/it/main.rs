@@ -1,4 +1,6 @@
 //! Integration tests, collected into one binary: each module drives the real
-//! program or server against real files and loopback sockets.
+//! program, server or screens against real files, loopback sockets or a
+//! headless window.
 
 mod cli;
+mod screens;

@@ -1,0 +1,585 @@
+//! The Slint screens, rendered headless. The testing backend runs with
+//! Slint's software renderer, so every page can be drawn at the terminal's
+//! 480x800 and written to `target/screenshots/<name>.png`, and elements can
+//! be found and pressed by their accessible labels.
+//!
+//! Sample data is set from Rust, as the desk wiring will, so the pictures do
+//! not depend on the preview defaults in the `.slint` files.
+
+use std::cell::RefCell;
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use i_slint_backend_testing::{ElementHandle, TestingBackend, TestingBackendOptions};
+use pickup_terminal::ui::{
+    AppState, AppWindow, HandoverAdapter, HandoverStep, HomeAdapter, LanguageChoice,
+    OutcomeKind, Page, ParcelCard, ProblemRow, ProblemsAdapter, ReceiveAdapter, ReturnItem,
+    ReturnsAdapter, ScanInput, SettingsAdapter, SignInAdapter,
+};
+use slint::platform::{Key, WindowEvent};
+use slint::{ComponentHandle, ModelRc, PhysicalSize, Rgba8Pixel, SharedPixelBuffer, VecModel};
+
+const WIDTH: u32 = 480;
+const HEIGHT: u32 = 800;
+
+/// `Palette.error` in ui/style.slint.
+const ERROR_RED: Rgba8Pixel = Rgba8Pixel { r: 0xc0, g: 0x15, b: 0x1b, a: 0xff };
+/// `Palette.success` in ui/style.slint.
+const SUCCESS_GREEN: Rgba8Pixel = Rgba8Pixel { r: 0x0b, g: 0x7a, b: 0x34, a: 0xff };
+
+/// Installs the testing backend with the software renderer on this thread.
+/// Slint keeps its platform per thread, and the test harness runs tests on
+/// several threads, so each test calls this; a second call on one thread is
+/// a no-op.
+fn init_backend() {
+    thread_local! {
+        static INSTALLED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    if INSTALLED.get() {
+        return;
+    }
+    let backend = TestingBackend::new(TestingBackendOptions {
+        mock_time: true,
+        threading: false,
+        renderer_name: Some("software".into()),
+    });
+    slint::platform::set_platform(Box::new(backend)).expect("Slint platform already set");
+    INSTALLED.set(true);
+}
+
+fn new_window() -> AppWindow {
+    init_backend();
+    let app = AppWindow::new().expect("AppWindow::new failed");
+    app.window().set_size(PhysicalSize::new(WIDTH, HEIGHT));
+    app.show().expect("AppWindow::show failed");
+    app
+}
+
+fn model<T: Clone + 'static>(rows: Vec<T>) -> ModelRc<T> {
+    ModelRc::new(VecModel::from(rows))
+}
+
+fn parcel(barcode: &str, customer: &str, shelf: &str, state: &str) -> ParcelCard {
+    ParcelCard {
+        barcode: barcode.into(),
+        customer: customer.into(),
+        phone_last4: "4821".into(),
+        courier: "SF Express".into(),
+        shelf: shelf.into(),
+        state_label: state.into(),
+    }
+}
+
+fn set_app_state(app: &AppWindow, page: Page) {
+    let state = app.global::<AppState>();
+    state.set_page(page);
+    state.set_operator_name("Li Wei".into());
+    state.set_online(true);
+    state.set_unsent_count(2);
+    state.set_last_sync_text("14:05".into());
+    state.set_busy(false);
+    app.global::<ScanInput>().set_echo("".into());
+}
+
+fn show_sign_in(app: &AppWindow) {
+    set_app_state(app, Page::SignIn);
+    let sign_in = app.global::<SignInAdapter>();
+    sign_in.set_operator_id("1042".into());
+    sign_in.set_pin("1234".into());
+    sign_in.set_error_text("Wrong operator ID or PIN. 2 tries left.".into());
+}
+
+fn show_home(app: &AppWindow) {
+    set_app_state(app, Page::Home);
+    let home = app.global::<HomeAdapter>();
+    home.set_expected_count(14);
+    home.set_on_shelf_count(37);
+    home.set_ready_count(29);
+    home.set_to_return_count(3);
+    home.set_problem_count(1);
+}
+
+fn show_receive(app: &AppWindow) {
+    set_app_state(app, Page::Receive);
+    app.global::<ScanInput>().set_echo("SF1400 22".into());
+    let receive = app.global::<ReceiveAdapter>();
+    receive.set_outcome_kind(OutcomeKind::Success);
+    receive.set_outcome_title("Received".into());
+    receive.set_outcome_detail("Put it on shelf B-3".into());
+    receive.set_card(parcel("SF1400 2231 9087", "Zhang Min", "B-3", "On shelf"));
+    receive.set_has_card(true);
+    receive.set_damaged_armed(false);
+    receive.set_reason_picker_open(false);
+    receive.set_session_count(12);
+    receive.set_session_rejected_count(1);
+}
+
+fn show_receive_armed(app: &AppWindow) {
+    show_receive(app);
+    let receive = app.global::<ReceiveAdapter>();
+    receive.set_damaged_armed(true);
+    receive.set_outcome_kind(OutcomeKind::Warning);
+    receive.set_outcome_title("Damaged: on".into());
+    receive.set_outcome_detail("Scan the damaged parcel to reject it".into());
+    receive.set_has_card(false);
+    app.global::<ScanInput>().set_echo("".into());
+}
+
+fn show_receive_reasons(app: &AppWindow) {
+    show_receive(app);
+    app.global::<ReceiveAdapter>().set_reason_picker_open(true);
+}
+
+fn show_receive_error(app: &AppWindow) {
+    show_receive(app);
+    let receive = app.global::<ReceiveAdapter>();
+    receive.set_outcome_kind(OutcomeKind::Error);
+    receive.set_outcome_title("Not for this store".into());
+    receive.set_outcome_detail("Give it back to the courier".into());
+    receive.set_card(parcel("JD0098 1123 4410", "Wang Fang", "", "Belongs to store 0311"));
+}
+
+fn show_handover_code(app: &AppWindow) {
+    set_app_state(app, Page::Handover);
+    let handover = app.global::<HandoverAdapter>();
+    handover.set_step(HandoverStep::EnterCode);
+    handover.set_code("4831".into());
+    handover.set_code_length(6);
+    handover.set_lock_text("".into());
+    handover.set_lock_seconds_left(0);
+    handover.set_parcels(model(Vec::new()));
+    handover.set_outcome_kind(OutcomeKind::Error);
+    handover.set_outcome_title("No parcel for 482 913".into());
+    handover.set_outcome_detail("Check the code with the customer".into());
+    handover.set_camera_available(true);
+}
+
+fn show_handover_locked(app: &AppWindow) {
+    show_handover_code(app);
+    let handover = app.global::<HandoverAdapter>();
+    handover.set_code("".into());
+    handover.set_lock_text("Too many wrong codes".into());
+    handover.set_lock_seconds_left(45);
+}
+
+fn show_handover_confirm(app: &AppWindow) {
+    set_app_state(app, Page::Handover);
+    let handover = app.global::<HandoverAdapter>();
+    handover.set_step(HandoverStep::ConfirmParcel);
+    handover.set_code("483120".into());
+    handover.set_parcels(model(vec![
+        parcel("YT2291 0045 7713", "Zhang Min", "A-2", "Scan to hand over"),
+        parcel("SF1400 2231 9087", "Zhang Min", "B-3", "Scan to hand over"),
+    ]));
+    handover.set_outcome_kind(OutcomeKind::None);
+    handover.set_outcome_title("".into());
+    handover.set_outcome_detail("".into());
+}
+
+fn show_handover_wrong(app: &AppWindow) {
+    show_handover_confirm(app);
+    app.global::<ScanInput>().set_echo("".into());
+    let handover = app.global::<HandoverAdapter>();
+    handover.set_step(HandoverStep::WrongParcel);
+    handover.set_outcome_kind(OutcomeKind::Error);
+    handover.set_outcome_title("Wrong parcel".into());
+    handover.set_outcome_detail("This one is for Wang Fang. Put it back on shelf C-1.".into());
+}
+
+fn show_handover_done(app: &AppWindow) {
+    show_handover_confirm(app);
+    let handover = app.global::<HandoverAdapter>();
+    handover.set_step(HandoverStep::Done);
+    handover.set_outcome_kind(OutcomeKind::Success);
+    handover.set_outcome_title("Handed over".into());
+    handover.set_outcome_detail("2 parcels to Zhang Min".into());
+}
+
+fn show_returns(app: &AppWindow) {
+    set_app_state(app, Page::Returns);
+    let item = |barcode: &str, shelf: &str, reason: &str, scanned| ReturnItem {
+        barcode: barcode.into(),
+        shelf: shelf.into(),
+        reason: reason.into(),
+        scanned,
+    };
+    let returns = app.global::<ReturnsAdapter>();
+    returns.set_parcels(model(vec![
+        item("JD0098 1123 4410", "C-1", "Not collected in 7 days", true),
+        item("SF1400 2231 9012", "C-1", "Not collected in 7 days", true),
+        item("YT2291 0045 7001", "D-4", "Rejected: crushed", false),
+        item("ZT7781 3300 2145", "D-4", "Customer refused", false),
+    ]));
+    returns.set_scanned_count(2);
+    returns.set_total_count(4);
+    returns.set_courier_id("".into());
+    returns.set_can_confirm(false);
+    returns.set_outcome_kind(OutcomeKind::Success);
+    returns.set_outcome_title("Scanned for return".into());
+    returns.set_outcome_detail("SF1400 2231 9012".into());
+}
+
+fn show_problems(app: &AppWindow) {
+    set_app_state(app, Page::Problems);
+    let row = |title: &str, detail: &str, what_to_do: &str| ProblemRow {
+        title: title.into(),
+        detail: detail.into(),
+        what_to_do: what_to_do.into(),
+    };
+    app.global::<ProblemsAdapter>().set_rows(model(vec![
+        row(
+            "Parcel not known to the mall",
+            "JD0098 1123 9999 was received at 10:42",
+            "Keep it apart and call the mall helpdesk.",
+        ),
+        row(
+            "Handover not confirmed",
+            "YT2291 0045 7713 to Zhang Min at 12:10",
+            "Nothing; it is sent again at the next sync.",
+        ),
+    ]));
+}
+
+fn show_settings(app: &AppWindow) {
+    set_app_state(app, Page::Settings);
+    let settings = app.global::<SettingsAdapter>();
+    settings.set_backend_url("https://mall.example.com".into());
+    settings.set_enrolment_token("".into());
+    settings.set_languages(model(vec![
+        LanguageChoice { code: "en".into(), name: "English".into() },
+        LanguageChoice { code: "zh-CN".into(), name: "Chinese (Simplified)".into() },
+    ]));
+    settings.set_language("en".into());
+    settings.set_shift_start("08:00".into());
+    settings.set_shift_end("22:00".into());
+    settings.set_status_text("Enrolled as store 0042, terminal 3".into());
+}
+
+/// Every screen and state worth looking at, with the name of its PNG.
+const SCENES: &[(&str, fn(&AppWindow))] = &[
+    ("sign_in", show_sign_in),
+    ("home", show_home),
+    ("receive", show_receive),
+    ("receive_armed", show_receive_armed),
+    ("receive_reasons", show_receive_reasons),
+    ("receive_error", show_receive_error),
+    ("handover", show_handover_code),
+    ("handover_locked", show_handover_locked),
+    ("handover_confirm", show_handover_confirm),
+    ("handover_wrong", show_handover_wrong),
+    ("handover_done", show_handover_done),
+    ("returns", show_returns),
+    ("problems", show_problems),
+    ("settings", show_settings),
+];
+
+fn screenshot_dir() -> PathBuf {
+    // CARGO_TARGET_TMPDIR is <target>/tmp, so its parent is the target
+    // directory even when CARGO_TARGET_DIR moves it.
+    let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    target.parent().expect("CARGO_TARGET_TMPDIR has a parent").join("screenshots")
+}
+
+fn snapshot(app: &AppWindow) -> SharedPixelBuffer<Rgba8Pixel> {
+    app.window().take_snapshot().expect("take_snapshot failed")
+}
+
+fn write_png(path: &PathBuf, image: &SharedPixelBuffer<Rgba8Pixel>) {
+    let file = File::create(path).unwrap_or_else(|error| panic!("create {path:?}: {error}"));
+    let mut encoder = png::Encoder::new(BufWriter::new(file), image.width(), image.height());
+    encoder.set_color(png::ColorType::Rgba);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().expect("PNG header write failed");
+    writer.write_image_data(image.as_bytes()).expect("PNG data write failed");
+}
+
+fn pixel(image: &SharedPixelBuffer<Rgba8Pixel>, x: u32, y: u32) -> Rgba8Pixel {
+    image.as_slice()[(y * image.width() + x) as usize]
+}
+
+fn distinct_colours(image: &SharedPixelBuffer<Rgba8Pixel>) -> usize {
+    let mut colours: Vec<[u8; 4]> =
+        image.as_slice().iter().map(|pixel| [pixel.r, pixel.g, pixel.b, pixel.a]).collect();
+    colours.sort_unstable();
+    colours.dedup();
+    colours.len()
+}
+
+fn find(app: &AppWindow, label: &str) -> ElementHandle {
+    let mut found = ElementHandle::find_by_accessible_label(app, label);
+    let element = found.next().unwrap_or_else(|| panic!("no element labelled {label:?}"));
+    assert!(found.next().is_none(), "more than one element labelled {label:?}");
+    element
+}
+
+fn press(app: &AppWindow, label: &str) {
+    find(app, label).invoke_accessible_default_action();
+}
+
+fn type_keys(app: &AppWindow, keys: &[&str]) {
+    for key in keys {
+        app.window().dispatch_event(WindowEvent::KeyPressed { text: (*key).into() });
+        app.window().dispatch_event(WindowEvent::KeyReleased { text: (*key).into() });
+    }
+}
+
+/// Collects every text that reaches `ScanInput.key`.
+fn record_scan_keys(app: &AppWindow) -> Rc<RefCell<Vec<String>>> {
+    let keys = Rc::new(RefCell::new(Vec::new()));
+    let sink = keys.clone();
+    app.global::<ScanInput>().on_key(move |text| sink.borrow_mut().push(text.to_string()));
+    keys
+}
+
+#[test]
+fn every_scene_renders_to_png() {
+    let directory = screenshot_dir();
+    std::fs::create_dir_all(&directory).expect("create screenshot directory");
+
+    for (name, show) in SCENES {
+        let app = new_window();
+        show(&app);
+        let image = snapshot(&app);
+
+        assert_eq!((image.width(), image.height()), (WIDTH, HEIGHT), "size of {name}");
+        assert!(distinct_colours(&image) > 8, "{name} renders next to nothing");
+        write_png(&directory.join(format!("{name}.png")), &image);
+    }
+}
+
+#[test]
+fn scanner_keys_reach_rust_on_scan_pages() {
+    let scenes: [(&str, fn(&AppWindow)); 5] = [
+        ("receive", show_receive),
+        ("handover code", show_handover_code),
+        ("handover confirm", show_handover_confirm),
+        ("handover wrong", show_handover_wrong),
+        ("returns", show_returns),
+    ];
+    let enter: String = char::from(Key::Return).into();
+    let tab: String = char::from(Key::Tab).into();
+
+    for (name, show) in scenes {
+        let app = new_window();
+        show(&app);
+        let keys = record_scan_keys(&app);
+        type_keys(&app, &["A", "1", &enter, "9", &tab]);
+
+        assert_eq!(*keys.borrow(), ["A", "1", enter.as_str(), "9", tab.as_str()], "on {name}");
+    }
+}
+
+#[test]
+fn scanner_focus_returns_after_reason_note() {
+    let app = new_window();
+    show_receive_reasons(&app);
+    let keys = record_scan_keys(&app);
+    let receive = app.global::<ReceiveAdapter>();
+    let weak = app.as_weak();
+    receive.on_close_reason_picker(move || {
+        weak.unwrap().global::<ReceiveAdapter>().set_reason_picker_open(false);
+    });
+
+    find(&app, "reason note").mock_single_click(slint::platform::PointerEventButton::Left);
+    type_keys(&app, &["x"]);
+    assert!(keys.borrow().is_empty(), "note field did not take the typed key");
+
+    press(&app, "reason cancel");
+    type_keys(&app, &["y"]);
+    assert_eq!(*keys.borrow(), ["y"]);
+}
+
+#[test]
+fn reason_buttons_reject_with_note() {
+    let app = new_window();
+    show_receive_reasons(&app);
+    let rejected = Rc::new(RefCell::new(Vec::new()));
+    let sink = rejected.clone();
+    app.global::<ReceiveAdapter>()
+        .on_reject_last(move |reason, note| sink.borrow_mut().push((reason.to_string(), note.to_string())));
+
+    find(&app, "reason note").set_accessible_value("corner caved in");
+    press(&app, "reason crushed");
+    press(&app, "reason wrong address");
+
+    assert_eq!(
+        *rejected.borrow(),
+        [
+            ("crushed".to_owned(), "corner caved in".to_owned()),
+            ("wrong-address".to_owned(), String::new()),
+        ]
+    );
+}
+
+#[test]
+fn damaged_button_asks_rust_to_arm() {
+    let app = new_window();
+    show_receive(&app);
+    let requests = Rc::new(RefCell::new(Vec::new()));
+    let sink = requests.clone();
+    app.global::<ReceiveAdapter>().on_arm_damaged(move |armed| sink.borrow_mut().push(armed));
+
+    press(&app, "damaged");
+    app.global::<ReceiveAdapter>().set_damaged_armed(true);
+    press(&app, "damaged");
+
+    assert_eq!(*requests.borrow(), [true, false]);
+    assert_eq!(find(&app, "damaged").accessible_checked(), Some(true));
+}
+
+#[test]
+fn keypad_fills_code_and_submits_it() {
+    let app = new_window();
+    show_handover_code(&app);
+    let handover = app.global::<HandoverAdapter>();
+    handover.set_code("".into());
+    let submitted = Rc::new(RefCell::new(Vec::new()));
+    let sink = submitted.clone();
+    handover.on_code_entered(move |code| sink.borrow_mut().push(code.to_string()));
+
+    for digit in ["4", "8", "3", "1", "2", "0", "7"] {
+        press(&app, &format!("keypad {digit}"));
+    }
+    assert_eq!(handover.get_code(), "483120", "a seventh digit is dropped");
+    assert_eq!(find(&app, "code entry").accessible_value().as_deref(), Some("483120"));
+
+    press(&app, "keypad enter");
+    assert_eq!(*submitted.borrow(), ["483120"]);
+
+    press(&app, "keypad clear");
+    assert_eq!(handover.get_code(), "");
+}
+
+#[test]
+fn keypad_is_disabled_while_locked() {
+    let app = new_window();
+    show_handover_locked(&app);
+
+    assert_eq!(find(&app, "keypad 5").accessible_enabled(), Some(false));
+    press(&app, "keypad 5");
+    assert_eq!(app.global::<HandoverAdapter>().get_code(), "");
+    assert_eq!(find(&app, "code lock").accessible_value().as_deref(), Some("Too many wrong codes"));
+}
+
+#[test]
+fn wrong_parcel_fills_screen_red() {
+    let app = new_window();
+    show_handover_wrong(&app);
+    let image = snapshot(&app);
+
+    for (x, y) in [(4, 4), (WIDTH - 4, 4), (4, HEIGHT / 2), (WIDTH - 4, HEIGHT - 4)] {
+        assert_eq!(pixel(&image, x, y), ERROR_RED, "pixel at {x},{y}");
+    }
+    assert_eq!(find(&app, "outcome").accessible_value().as_deref(), Some("Wrong parcel"));
+}
+
+#[test]
+fn handover_done_fills_screen_green() {
+    let app = new_window();
+    show_handover_done(&app);
+    let image = snapshot(&app);
+
+    for (x, y) in [(4, 4), (WIDTH - 4, HEIGHT / 2)] {
+        assert_eq!(pixel(&image, x, y), SUCCESS_GREEN, "pixel at {x},{y}");
+    }
+    assert_eq!(find(&app, "outcome").accessible_value().as_deref(), Some("Handed over"));
+}
+
+#[test]
+fn outcome_banner_shows_title_and_detail() {
+    let app = new_window();
+    show_receive_error(&app);
+    let outcome = find(&app, "outcome");
+
+    assert_eq!(outcome.accessible_value().as_deref(), Some("Not for this store"));
+    assert_eq!(outcome.accessible_description().as_deref(), Some("Give it back to the courier"));
+}
+
+#[test]
+fn labelled_elements_exist_on_every_page() {
+    let pages: [(&str, fn(&AppWindow), &[&str]); 8] = [
+        ("sign in", show_sign_in, &["operator id", "pin", "sign in error", "keypad 0", "keypad enter"]),
+        (
+            "home",
+            show_home,
+            &[
+                "home expected count",
+                "home on shelf count",
+                "home ready count",
+                "home to return count",
+                "go receive",
+                "go handover",
+                "go returns",
+                "go problems",
+                "go settings",
+                "sync now",
+                "status online",
+                "status unsent",
+            ],
+        ),
+        ("receive", show_receive, &["scan field", "outcome", "parcel card", "damaged", "receive finish"]),
+        (
+            "reason picker",
+            show_receive_reasons,
+            &[
+                "reason crushed",
+                "reason wet",
+                "reason torn",
+                "reason opened",
+                "reason wrong address",
+                "reason other",
+                "reason note",
+                "reason cancel",
+            ],
+        ),
+        ("handover code", show_handover_code, &["code entry", "scan field", "keypad clear", "scan code with camera", "handover home"]),
+        ("handover confirm", show_handover_confirm, &["scan field", "handover parcel count", "handover cancel"]),
+        ("returns", show_returns, &["scan field", "returns progress", "courier id", "confirm return", "returns home"]),
+        (
+            "settings",
+            show_settings,
+            &["backend url", "enrolment token", "enroll", "settings status", "language en", "shift start", "shift end", "settings save", "sign out"],
+        ),
+    ];
+
+    for (name, show, labels) in pages {
+        let app = new_window();
+        show(&app);
+        for label in labels {
+            assert!(
+                ElementHandle::find_by_accessible_label(&app, label).next().is_some(),
+                "no element labelled {label:?} on {name}"
+            );
+        }
+    }
+}
+
+#[test]
+fn home_values_are_exposed() {
+    let app = new_window();
+    show_home(&app);
+
+    assert_eq!(find(&app, "home expected count").accessible_value().as_deref(), Some("14"));
+    assert_eq!(find(&app, "status online").accessible_value().as_deref(), Some("online"));
+    assert_eq!(find(&app, "status unsent").accessible_value().as_deref(), Some("2"));
+}
+
+#[test]
+fn navigation_buttons_request_pages() {
+    let app = new_window();
+    show_home(&app);
+    let requested = Rc::new(RefCell::new(Vec::new()));
+    let sink = requested.clone();
+    app.global::<AppState>().on_navigate(move |page| sink.borrow_mut().push(page));
+
+    for label in ["go receive", "go handover", "go returns", "go problems", "go settings"] {
+        press(&app, label);
+    }
+
+    assert_eq!(
+        *requested.borrow(),
+        [Page::Receive, Page::Handover, Page::Returns, Page::Problems, Page::Settings]
+    );
+}
