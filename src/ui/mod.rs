@@ -7,7 +7,19 @@
 //! values are samples for the live preview, so Rust must set every property
 //! it shows before the window appears.
 
+mod cards;
+mod handover_adapter;
+mod home_adapter;
+mod receive_adapter;
+mod returns_adapter;
+mod settings_adapter;
+pub mod shell;
+mod sign_in_adapter;
+pub mod tone;
+
 use slint::platform::Key;
+
+pub use shell::{Context, Shell};
 
 slint::include_modules!();
 

@@ -1,0 +1,63 @@
+//! The home screen and the status bar: counts, sync state, and the list of
+//! problems from sync.
+
+use std::rc::Rc;
+
+use slint::{ComponentHandle, ModelRc, VecModel};
+
+use super::cards::local_time;
+use super::shell::{Shell, with};
+use super::{AppState, AppWindow, HomeAdapter, ProblemRow, ProblemsAdapter};
+use crate::desk::Status;
+
+pub fn wire(app: &AppWindow, shell: &Rc<Shell>) {
+    let weak = Rc::downgrade(shell);
+    app.global::<HomeAdapter>().on_sync_now(move || {
+        with(&weak, |_, shell| match &shell.sync {
+            Some(sync) => sync.notify(),
+            None => tracing::info!("ui: no sync engine runs in this session"),
+        })
+    });
+}
+
+fn count(value: u64) -> i32 {
+    value.min(i32::MAX as u64) as i32
+}
+
+pub fn show_status(app: &AppWindow, status: &Status) {
+    let home = app.global::<HomeAdapter>();
+    home.set_expected_count(count(status.expected));
+    home.set_on_shelf_count(count(status.on_shelf));
+    home.set_ready_count(count(status.ready));
+    home.set_to_return_count(count(status.to_return));
+    home.set_problem_count(count(status.quarantined + status.conflicts));
+    let state = app.global::<AppState>();
+    state.set_online(status.online);
+    state.set_unsent_count(count(status.queue_depth));
+    let last = status.last_sync_at.map(local_time).unwrap_or_else(|| "never".to_owned());
+    state.set_last_sync_text(last.into());
+    state.set_operator_name(status.operator.clone().unwrap_or_default().into());
+}
+
+/// Lists quarantined events and conflicts, each with what to do.
+pub fn load_problems(app: &AppWindow, shell: &Shell) {
+    let desk = shell.desk.borrow();
+    let mut rows = Vec::new();
+    for entry in desk.quarantined().unwrap_or_default() {
+        rows.push(ProblemRow {
+            title: format!("Not accepted by the mall: {} {}", entry.body.kind().replace('_', " "), entry.barcode)
+                .into(),
+            detail: entry.last_error.clone().unwrap_or_default().into(),
+            what_to_do: "Keep the parcel apart and call the mall's customer service with its number"
+                .into(),
+        });
+    }
+    for conflict in desk.conflicts().unwrap_or_default().iter().filter(|c| !c.acknowledged) {
+        rows.push(ProblemRow {
+            title: format!("Conflict: {}", conflict.barcode).into(),
+            detail: conflict.message.clone().into(),
+            what_to_do: "Call the mall's customer service; they settle it with the customer".into(),
+        });
+    }
+    app.global::<ProblemsAdapter>().set_rows(ModelRc::new(VecModel::from(rows)));
+}

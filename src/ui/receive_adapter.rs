@@ -1,0 +1,163 @@
+//! The receive screen: a scan receives an intact parcel; "damaged", tapped
+//! before or right after a scan, rejects it with a reason.
+
+use std::rc::Rc;
+
+use slint::ComponentHandle;
+
+use super::cards::{card, local_time};
+use super::shell::{Shell, with};
+use super::{AppWindow, OutcomeKind, ReceiveAdapter};
+use crate::desk::{DeskError, Receipt};
+use crate::protocol::RejectReason;
+
+/// What the receive screen remembers between scans.
+#[derive(Debug, Default)]
+pub struct ReceiveState {
+    /// The parcel last received in this visit, which "damaged" applies to.
+    pub last_received: Option<String>,
+    /// A barcode scanned while "damaged" was armed, waiting for its reason.
+    pub pending_reject: Option<String>,
+    pub received: i32,
+    pub rejected: i32,
+}
+
+pub fn wire(app: &AppWindow, shell: &Rc<Shell>) {
+    let adapter = app.global::<ReceiveAdapter>();
+    let weak = Rc::downgrade(shell);
+    adapter.on_arm_damaged(move |armed| with(&weak, |app, shell| arm_damaged(app, shell, armed)));
+    let weak = Rc::downgrade(shell);
+    adapter.on_reject_last(move |reason, note| {
+        with(&weak, |app, shell| reject(app, shell, &reason, &note));
+    });
+    let weak = Rc::downgrade(shell);
+    adapter.on_close_reason_picker(move || {
+        with(&weak, |app, shell| {
+            shell.receive.borrow_mut().pending_reject = None;
+            let adapter = app.global::<ReceiveAdapter>();
+            adapter.set_reason_picker_open(false);
+            adapter.set_damaged_armed(false);
+        })
+    });
+}
+
+/// Clears the screen for a new visit.
+pub fn reset(app: &AppWindow) {
+    let adapter = app.global::<ReceiveAdapter>();
+    adapter.set_outcome_kind(OutcomeKind::None);
+    adapter.set_outcome_title("".into());
+    adapter.set_outcome_detail("Scan a parcel label".into());
+    adapter.set_has_card(false);
+    adapter.set_damaged_armed(false);
+    adapter.set_reason_picker_open(false);
+}
+
+fn show(app: &AppWindow, shell: &Shell, kind: OutcomeKind, title: &str, detail: &str) {
+    let adapter = app.global::<ReceiveAdapter>();
+    adapter.set_outcome_kind(kind);
+    adapter.set_outcome_title(title.into());
+    adapter.set_outcome_detail(detail.into());
+    let state = shell.receive.borrow();
+    adapter.set_session_count(state.received);
+    adapter.set_session_rejected_count(state.rejected);
+    shell.tone_for(kind);
+}
+
+pub fn on_scan(app: &AppWindow, shell: &Shell, text: &str) {
+    let adapter = app.global::<ReceiveAdapter>();
+    if adapter.get_damaged_armed() || adapter.get_reason_picker_open() {
+        shell.receive.borrow_mut().pending_reject = Some(text.trim().to_owned());
+        adapter.set_reason_picker_open(true);
+        adapter.set_has_card(false);
+        show(app, shell, OutcomeKind::Warning, "Damaged", &format!("Why is {} rejected?", text.trim()));
+        return;
+    }
+    let result = shell.desk.borrow_mut().receive(text);
+    match result {
+        Ok(Receipt::Received { parcel, .. }) => {
+            {
+                let mut state = shell.receive.borrow_mut();
+                state.last_received = Some(parcel.barcode.clone());
+                state.received += 1;
+            }
+            adapter.set_card(card(&parcel));
+            adapter.set_has_card(true);
+            let shelf = parcel.shelf.as_deref().map(|s| format!("Put it on shelf {s}"));
+            if parcel.unexpected {
+                let detail = "Not in the manifest: keep it apart; the mall is told";
+                show(app, shell, OutcomeKind::Warning, "Received, unexpected", detail);
+            } else {
+                let detail = shelf.unwrap_or_else(|| "Put it on a free shelf".to_owned());
+                show(app, shell, OutcomeKind::Success, "Received", &detail);
+            }
+        }
+        Ok(Receipt::AlreadyReceived { parcel }) => {
+            adapter.set_card(card(&parcel));
+            adapter.set_has_card(true);
+            let when = parcel.received_at.map(local_time).unwrap_or_else(|| "?".to_owned());
+            let by = parcel.received_by.clone().unwrap_or_else(|| "?".to_owned());
+            let detail = format!("Received at {when} by {by}; nothing recorded");
+            show(app, shell, OutcomeKind::Warning, "Already received", &detail);
+        }
+        Err(error) => {
+            adapter.set_has_card(false);
+            let title = match &error {
+                DeskError::Invalid(_) => "Invalid scan",
+                DeskError::Forbidden(_) => "Cannot receive",
+                _ => "Not recorded",
+            };
+            show(app, shell, OutcomeKind::Error, title, &error.to_string());
+        }
+    }
+}
+
+fn arm_damaged(app: &AppWindow, shell: &Shell, armed: bool) {
+    let adapter = app.global::<ReceiveAdapter>();
+    let last = shell.receive.borrow().last_received.clone();
+    match (armed, last) {
+        (true, Some(barcode)) if adapter.get_has_card() => {
+            shell.receive.borrow_mut().pending_reject = Some(barcode);
+            adapter.set_reason_picker_open(true);
+        }
+        _ => {
+            adapter.set_damaged_armed(armed);
+            if armed {
+                show(app, shell, OutcomeKind::Warning, "Damaged", "Scan the damaged parcel");
+            }
+        }
+    }
+}
+
+fn reject(app: &AppWindow, shell: &Shell, reason: &str, note: &str) {
+    let adapter = app.global::<ReceiveAdapter>();
+    adapter.set_reason_picker_open(false);
+    adapter.set_damaged_armed(false);
+    let barcode = shell.receive.borrow_mut().pending_reject.take();
+    let Some(barcode) = barcode else {
+        show(app, shell, OutcomeKind::Error, "Nothing to reject", "Scan the damaged parcel first");
+        return;
+    };
+    let Some(reason) = RejectReason::parse(reason) else {
+        show(app, shell, OutcomeKind::Error, "Not recorded", &format!("unknown reason {reason:?}"));
+        return;
+    };
+    let note = (!note.trim().is_empty()).then_some(note);
+    let result = shell.desk.borrow_mut().reject(&barcode, reason, note);
+    match result {
+        Ok(parcel) => {
+            {
+                let mut state = shell.receive.borrow_mut();
+                if state.last_received.as_deref() == Some(parcel.barcode.as_str()) {
+                    state.last_received = None;
+                    state.received -= 1;
+                }
+                state.rejected += 1;
+            }
+            adapter.set_card(card(&parcel));
+            adapter.set_has_card(true);
+            let detail = format!("{}: give it back to the courier", reason.as_str().replace('_', " "));
+            show(app, shell, OutcomeKind::Warning, "Rejected", &detail);
+        }
+        Err(error) => show(app, shell, OutcomeKind::Error, "Not rejected", &error.to_string()),
+    }
+}
