@@ -128,6 +128,10 @@ fn enter_code(app: &AppWindow, shell: &Shell, code: &str) {
     shell.refresh(app);
 }
 
+pub fn show_invalid(app: &AppWindow, shell: &Shell, message: &str) {
+    show(app, shell, OutcomeKind::Error, "Invalid scan", message);
+}
+
 pub fn on_scan(app: &AppWindow, shell: &Shell, text: &str) {
     let adapter = app.global::<HandoverAdapter>();
     match adapter.get_step() {

@@ -6,10 +6,11 @@ use std::rc::Rc;
 use slint::ComponentHandle;
 
 use super::cards::{card, local_time};
-use super::shell::{Shell, with};
+use super::shell::{Shell, not_a_parcel, with};
 use super::{AppWindow, OutcomeKind, ReceiveAdapter};
 use crate::desk::{DeskError, Receipt};
 use crate::protocol::RejectReason;
+use crate::scan::{Scan, ScanKind};
 
 /// What the receive screen remembers between scans.
 #[derive(Debug, Default)]
@@ -63,8 +64,22 @@ fn show(app: &AppWindow, shell: &Shell, kind: OutcomeKind, title: &str, detail: 
     shell.tone_for(kind);
 }
 
-pub fn on_scan(app: &AppWindow, shell: &Shell, text: &str) {
+pub fn show_invalid(app: &AppWindow, shell: &Shell, message: &str) {
+    app.global::<ReceiveAdapter>().set_has_card(false);
+    show(app, shell, OutcomeKind::Error, "Invalid scan", message);
+}
+
+pub fn on_scan(app: &AppWindow, shell: &Shell, scan: &Scan) {
     let adapter = app.global::<ReceiveAdapter>();
+    let text = scan.text.as_str();
+    if let Some(message) = not_a_parcel(scan) {
+        adapter.set_has_card(false);
+        show(app, shell, OutcomeKind::Error, "Not a parcel", message);
+        return;
+    }
+    if scan.kind == ScanKind::ShelfLabel {
+        return shelve_last(app, shell, scan);
+    }
     if adapter.get_damaged_armed() || adapter.get_reason_picker_open() {
         shell.receive.borrow_mut().pending_reject = Some(text.trim().to_owned());
         adapter.set_reason_picker_open(true);
@@ -159,5 +174,22 @@ fn reject(app: &AppWindow, shell: &Shell, reason: &str, note: &str) {
             show(app, shell, OutcomeKind::Warning, "Rejected", &detail);
         }
         Err(error) => show(app, shell, OutcomeKind::Error, "Not rejected", &error.to_string()),
+    }
+}
+
+/// Puts the parcel received last on the scanned shelf.
+fn shelve_last(app: &AppWindow, shell: &Shell, scan: &Scan) {
+    let Some(barcode) = shell.receive.borrow().last_received.clone() else {
+        let detail = "Scan a parcel first, then its shelf label";
+        return show(app, shell, OutcomeKind::Warning, "Shelf label", detail);
+    };
+    let shelf = scan.text.trim_start_matches("SHELF-");
+    let result = shell.desk.borrow_mut().move_to_shelf(&barcode, shelf);
+    match result {
+        Ok(parcel) => {
+            app.global::<ReceiveAdapter>().set_card(card(&parcel));
+            show(app, shell, OutcomeKind::Success, "Shelved", &format!("{barcode} on shelf {shelf}"));
+        }
+        Err(error) => show(app, shell, OutcomeKind::Error, "Not shelved", &error.to_string()),
     }
 }

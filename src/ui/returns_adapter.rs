@@ -79,6 +79,10 @@ fn show(app: &AppWindow, shell: &Shell, kind: OutcomeKind, title: &str, detail: 
     shell.tone_for(kind);
 }
 
+pub fn show_invalid(app: &AppWindow, shell: &Shell, message: &str) {
+    show(app, shell, OutcomeKind::Error, "Invalid scan", message);
+}
+
 pub fn on_scan(app: &AppWindow, shell: &Shell, text: &str) {
     let barcode = text.trim().to_owned();
     let on_list = shell.returns.borrow().parcels.iter().any(|parcel| parcel.barcode == barcode);

@@ -9,6 +9,8 @@ use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
+use std::time::Instant;
+
 use slint::{ComponentHandle, Timer, TimerMode};
 
 use super::tone::{Tone, ToneSink};
@@ -17,6 +19,7 @@ use super::{
     home_adapter, receive_adapter, returns_adapter, settings_adapter, sign_in_adapter,
 };
 use crate::desk::Desk;
+use crate::scan::{AssembledScan, Scan, ScanAssembler, ScanKind, WedgeConfig};
 use crate::sync::SyncHandle;
 
 /// What the screens need besides the window.
@@ -25,6 +28,7 @@ pub struct Context {
     pub sync: Option<SyncHandle>,
     pub runtime: Option<tokio::runtime::Handle>,
     pub sync_config: crate::sync::SyncConfig,
+    pub wedge: WedgeConfig,
 }
 
 /// Shared state of the wired window.
@@ -35,7 +39,10 @@ pub struct Shell {
     pub runtime: Option<tokio::runtime::Handle>,
     pub sync_config: crate::sync::SyncConfig,
     pub tones: ToneSink,
-    scan_buffer: RefCell<String>,
+    assembler: RefCell<ScanAssembler>,
+    /// What the scanner typed since the last finished scan, for the echo.
+    echo: RefCell<String>,
+    idle_timer: Timer,
     pub receive: RefCell<receive_adapter::ReceiveState>,
     pub handover: RefCell<handover_adapter::HandoverState>,
     pub returns: RefCell<returns_adapter::ReturnsState>,
@@ -57,7 +64,9 @@ impl Shell {
             runtime: context.runtime,
             sync_config: context.sync_config,
             tones: ToneSink::default(),
-            scan_buffer: RefCell::new(String::new()),
+            assembler: RefCell::new(ScanAssembler::new(context.wedge)),
+            echo: RefCell::new(String::new()),
+            idle_timer: Timer::default(),
             receive: RefCell::default(),
             handover: RefCell::default(),
             returns: RefCell::default(),
@@ -124,29 +133,84 @@ impl Shell {
     }
 
     /// Handles one finished scan on the screen on show.
-    pub fn dispatch_scan(&self, app: &AppWindow, text: &str) {
-        match app.global::<AppState>().get_page() {
-            Page::Receive => receive_adapter::on_scan(app, self, text),
-            Page::Handover => handover_adapter::on_scan(app, self, text),
-            Page::Returns => returns_adapter::on_scan(app, self, text),
-            page => tracing::debug!(?page, "ui: scan ignored on a page without a scan field"),
+    pub fn dispatch_scan(&self, app: &AppWindow, scan: &Scan) {
+        let page = app.global::<AppState>().get_page();
+        match page {
+            Page::Receive => receive_adapter::on_scan(app, self, scan),
+            Page::Handover => handover_adapter::on_scan(app, self, &scan.text),
+            Page::Returns => returns_adapter::on_scan(app, self, &scan.text),
+            page => tracing::debug!(?page, kind = ?scan.kind, "ui: scan ignored on a page without a scan field"),
         }
         self.refresh(app);
     }
 
-    /// Feeds one key event of the scanner; a terminator finishes the scan.
-    pub fn key(&self, app: &AppWindow, text: &str) {
-        match classify_key(text) {
-            ScanKey::Text(text) => self.scan_buffer.borrow_mut().push_str(&text),
-            ScanKey::Terminator => {
-                let scan = std::mem::take(&mut *self.scan_buffer.borrow_mut());
-                if !scan.trim().is_empty() {
-                    self.dispatch_scan(app, &scan);
-                }
-            }
-            ScanKey::Ignored => {}
+    /// Shows a scan that failed validation on the screen on show.
+    fn reject_scan(&self, app: &AppWindow, error: &crate::scan::ScanError) {
+        match app.global::<AppState>().get_page() {
+            Page::Receive => receive_adapter::show_invalid(app, self, &error.to_string()),
+            Page::Handover => handover_adapter::show_invalid(app, self, &error.to_string()),
+            Page::Returns => returns_adapter::show_invalid(app, self, &error.to_string()),
+            _ => {}
         }
-        app.global::<ScanInput>().set_echo(self.scan_buffer.borrow().as_str().into());
+    }
+
+    fn handle(&self, app: &AppWindow, results: Vec<AssembledScan>) {
+        for result in results {
+            self.echo.borrow_mut().clear();
+            match result {
+                AssembledScan::Accepted(scan) => self.dispatch_scan(app, &scan),
+                AssembledScan::Repeated(scan) => {
+                    tracing::debug!(kind = ?scan.kind, "ui: repeated read ignored");
+                }
+                AssembledScan::Rejected(error) => self.reject_scan(app, &error),
+            }
+        }
+    }
+
+    /// Feeds one key event of the scanner to the assembler.
+    pub fn key(self: &Rc<Shell>, app: &AppWindow, text: &str) {
+        let now = Instant::now();
+        let keys: Vec<char> = match classify_key(text) {
+            ScanKey::Text(text) => {
+                self.echo.borrow_mut().push_str(&text);
+                text.chars().collect()
+            }
+            ScanKey::Terminator => vec!['\n'],
+            ScanKey::Ignored => Vec::new(),
+        };
+        for key in keys {
+            let results = self.assembler.borrow_mut().feed(key, now);
+            self.handle(app, results);
+        }
+        app.global::<ScanInput>().set_echo(self.echo.borrow().as_str().into());
+        self.arm_idle_flush();
+    }
+
+    /// Accepts a scan without a terminator once the scanner has gone quiet,
+    /// for scanners configured to send none.
+    fn arm_idle_flush(self: &Rc<Shell>) {
+        if !self.assembler.borrow().has_pending() {
+            return;
+        }
+        let weak = Rc::downgrade(self);
+        let delay = self.assembler.borrow().config().idle_flush;
+        self.idle_timer.start(TimerMode::SingleShot, delay, move || {
+            with(&weak, |app, shell| {
+                let flushed = shell.assembler.borrow_mut().flush(Instant::now());
+                shell.handle(app, flushed.into_iter().collect());
+                app.global::<ScanInput>().set_echo(shell.echo.borrow().as_str().into());
+            });
+        });
+    }
+}
+
+/// Returns what the receive screen says about a scan that is no parcel.
+pub fn not_a_parcel(scan: &Scan) -> Option<&'static str> {
+    match scan.kind {
+        ScanKind::PickupCode => Some("This is a pickup code: open Hand over to use it"),
+        ScanKind::Product => Some("This is a product barcode, not a parcel label: scan the courier label"),
+        ScanKind::Gs1 => Some("This is a GS1 product label, not a parcel label: scan the courier label"),
+        _ => None,
     }
 }
 
@@ -176,7 +240,11 @@ fn wire_app_state(app: &AppWindow, shell: &Rc<Shell>) {
 
 fn wire_scan_input(app: &AppWindow, shell: &Rc<Shell>) {
     let weak = Rc::downgrade(shell);
-    app.global::<ScanInput>().on_key(move |text| with(&weak, |app, shell| shell.key(app, &text)));
+    app.global::<ScanInput>().on_key(move |text| {
+        let Some(shell) = weak.upgrade() else { return };
+        let Some(app) = shell.window.upgrade() else { return };
+        shell.key(&app, &text);
+    });
 }
 
 fn start_refresh_timer(shell: &Rc<Shell>) {

@@ -1,0 +1,268 @@
+//! The sync engine against the real reference backend on a loopback port.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use pickup_terminal::backend::{self, BackendConfig, RunningBackend};
+use pickup_terminal::desk::{Desk, DeskConfig, DeskError};
+use pickup_terminal::store::credentials::Credentials;
+use pickup_terminal::store::outbox;
+use pickup_terminal::store::parcels::ParcelState;
+use pickup_terminal::sync::{self, SyncConfig, SyncError};
+
+const STORE: &str = "S001";
+const ADMIN_TOKEN: &str = "test-admin-token";
+
+/// A backend with a seeded store and one enrolled, signed-in terminal.
+struct Setup {
+    _dir: tempfile::TempDir,
+    backend_db: PathBuf,
+    terminal_dir: PathBuf,
+    backend: Option<RunningBackend>,
+}
+
+fn sync_config() -> SyncConfig {
+    SyncConfig {
+        request_timeout: Duration::from_secs(5),
+        backoff_base: Duration::from_millis(50),
+        backoff_cap: Duration::from_millis(200),
+        ..SyncConfig::default()
+    }
+}
+
+async fn start_backend(db: &std::path::Path) -> RunningBackend {
+    let listen = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    backend::start(BackendConfig::new(db.to_owned(), listen, ADMIN_TOKEN)).await.unwrap()
+}
+
+impl Setup {
+    async fn new(parcels: usize) -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let backend_db = dir.path().join("mall.sqlite");
+        let terminal_dir = dir.path().join("terminal");
+        backend::seed(&backend_db, STORE, parcels, 7).unwrap();
+        let running = start_backend(&backend_db).await;
+        let token = backend::create_enrolment(&backend_db, STORE).unwrap();
+        sync::enroll(&terminal_dir, &running.base_url(), &token, &sync_config()).await.unwrap();
+        let mut desk = Desk::open(&terminal_dir, DeskConfig::default()).unwrap();
+        desk.add_operator("clerk", "Clerk", "2468").unwrap();
+        desk.sign_in("clerk", "2468").unwrap();
+        let setup = Setup { _dir: dir, backend_db, terminal_dir, backend: Some(running) };
+        setup.sync().await.unwrap();
+        setup
+    }
+
+    fn desk(&self) -> Desk {
+        Desk::open(&self.terminal_dir, DeskConfig::default()).unwrap()
+    }
+
+    async fn sync(&self) -> Result<sync::SyncReport, SyncError> {
+        sync::sync_once(&self.terminal_dir, &sync_config()).await
+    }
+
+    async fn stop_backend(&mut self) {
+        if let Some(running) = self.backend.take() {
+            running.shutdown().await;
+        }
+    }
+
+    /// Starts the backend again on the same database; the port changes, so
+    /// the terminal's credentials follow it.
+    async fn restart_backend(&mut self) {
+        let running = start_backend(&self.backend_db).await;
+        let mut credentials = Credentials::load(&self.terminal_dir).unwrap().unwrap();
+        credentials.backend_url = running.base_url();
+        credentials.save(&self.terminal_dir).unwrap();
+        self.backend = Some(running);
+    }
+
+    fn terminal_id(&self) -> String {
+        Credentials::load(&self.terminal_dir).unwrap().unwrap().terminal_id
+    }
+
+    fn applied(&self) -> Vec<backend::EventRecord> {
+        backend::applied_events(&self.backend_db, &self.terminal_id()).unwrap()
+    }
+
+    /// Returns the code texted for `barcode`, read from the SMS outbox.
+    fn texted_code(&self, barcode: &str) -> String {
+        let outbox = backend::sms_outbox(&self.backend_db).unwrap();
+        let message = outbox.iter().rev().find(|sms| sms.barcode == barcode);
+        message.and_then(|sms| sms.code()).expect("a code was texted").to_owned()
+    }
+}
+
+fn barcode(number: usize) -> String {
+    format!("JJD{number:04}")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn first_sync_pulls_manifest() {
+    let setup = Setup::new(5).await;
+    let expected = setup.desk().parcels(Some(ParcelState::Expected)).unwrap();
+    assert_eq!(expected.len(), 5);
+    assert!(!expected[0].customer_masked.is_empty());
+    assert!(setup.desk().status().unwrap().online);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn receipts_while_backend_down_apply_once() {
+    let mut setup = Setup::new(25).await;
+    setup.stop_backend().await;
+    let mut desk = setup.desk();
+    for number in 1..=20 {
+        desk.receive(&barcode(number)).unwrap();
+    }
+    let offline = setup.sync().await.unwrap_err();
+    assert!(offline.is_transient(), "{offline}");
+    assert_eq!(desk.status().unwrap().queue_depth, 20);
+    assert!(!desk.status().unwrap().online);
+
+    setup.restart_backend().await;
+    let report = setup.sync().await.unwrap();
+    assert_eq!(report.pushed, 20);
+    assert_eq!(report.queue_depth, 0);
+    let applied = setup.applied();
+    assert_eq!(applied.len(), 20);
+    let mut ids: Vec<_> = applied.iter().map(|event| event.event_id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 20, "an event was applied twice");
+    for number in 1..=20 {
+        let code = setup.texted_code(&barcode(number));
+        let unlocked = desk.parcels_for_code(&code).unwrap();
+        assert_eq!(unlocked.len(), 1);
+        assert_eq!(unlocked[0].barcode, barcode(number));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn handover_offline_then_sync() {
+    let mut setup = Setup::new(3).await;
+    let mut desk = setup.desk();
+    desk.receive("JJD0001").unwrap();
+    setup.sync().await.unwrap();
+    let code = setup.texted_code("JJD0001");
+    setup.stop_backend().await;
+
+    desk.hand_over(&code, "JJD0001").unwrap();
+    assert!(setup.sync().await.is_err());
+    setup.restart_backend().await;
+    setup.sync().await.unwrap();
+
+    let states = backend::parcel_states(&setup.backend_db, STORE).unwrap();
+    let parcel = states.iter().find(|parcel| parcel.barcode == "JJD0001").unwrap();
+    assert_eq!(parcel.state, backend::ParcelState::Collected);
+    assert_eq!(desk.status().unwrap().queue_depth, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_code_after_sync_stays_wrong() {
+    let setup = Setup::new(2).await;
+    let mut desk = setup.desk();
+    desk.receive("JJD0001").unwrap();
+    setup.sync().await.unwrap();
+    let code = setup.texted_code("JJD0001");
+    let wrong = if code == "000000" { "000001" } else { "000000" };
+    assert!(matches!(desk.parcels_for_code(wrong), Err(DeskError::WrongCode { .. })));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn answer_lost_before_commit_is_duplicate() {
+    let setup = Setup::new(3).await;
+    let mut desk = setup.desk();
+    desk.receive("JJD0001").unwrap();
+    desk.receive("JJD0002").unwrap();
+    // Push the queue by hand and drop the answer, as if the terminal died
+    // between the backend's answer and the local commit.
+    let credentials = Credentials::load(&setup.terminal_dir).unwrap().unwrap();
+    let client = sync::engine::client_for(&credentials, &sync_config()).unwrap();
+    let events: Vec<_> =
+        desk.queue().unwrap().iter().map(|entry| entry.to_event(&credentials.terminal_id)).collect();
+    client.push(&events).await.unwrap();
+
+    let report = setup.sync().await.unwrap();
+    assert_eq!(report.duplicates, 2);
+    assert_eq!(report.pushed, 0);
+    assert_eq!(setup.applied().len(), 2);
+    assert_eq!(backend::sms_outbox(&setup.backend_db).unwrap().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn poison_event_is_quarantined_rest_drain() {
+    let setup = Setup::new(60).await;
+    let mut desk = setup.desk();
+    for number in 1..=25 {
+        desk.receive(&barcode(number)).unwrap();
+    }
+    // A handover of a parcel the backend never saw received: the backend
+    // rejects it for good, whatever the terminal's state says.
+    let tx = desk.connection().unchecked_transaction().unwrap();
+    let body = pickup_terminal::protocol::EventBody::HandedOver;
+    outbox::append(&tx, "NOT-RECEIVED-1", "clerk", chrono::Utc::now(), body).unwrap();
+    tx.commit().unwrap();
+    for number in 26..=49 {
+        desk.receive(&barcode(number)).unwrap();
+    }
+    let report = setup.sync().await.unwrap();
+    assert_eq!(report.quarantined, 1);
+    assert_eq!(report.pushed, 49);
+    let status = desk.status().unwrap();
+    assert_eq!(status.queue_depth, 0);
+    assert_eq!(status.quarantined, 1);
+    let quarantined = desk.quarantined().unwrap();
+    assert_eq!(quarantined[0].barcode, "NOT-RECEIVED-1");
+    assert!(quarantined[0].last_error.is_some());
+    assert_eq!(setup.applied().len(), 49);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_token_keeps_queue() {
+    let setup = Setup::new(2).await;
+    let mut desk = setup.desk();
+    desk.receive("JJD0001").unwrap();
+    let mut credentials = Credentials::load(&setup.terminal_dir).unwrap().unwrap();
+    credentials.token = "not-the-token".into();
+    credentials.save(&setup.terminal_dir).unwrap();
+    let error = setup.sync().await.unwrap_err();
+    assert!(matches!(error, SyncError::Unauthorized), "{error}");
+    assert_eq!(desk.status().unwrap().queue_depth, 1);
+    assert!(desk.status().unwrap().last_sync_error.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn other_stores_parcel_is_quarantined() {
+    let setup = Setup::new(2).await;
+    // Store S001 has JJD0001 and JJD0002; only S999 has JJD0003.
+    backend::seed(&setup.backend_db, "S999", 3, 9).unwrap();
+    let mut desk = setup.desk();
+    desk.receive("JJD0001").unwrap();
+    desk.receive("JJD0003").unwrap();
+    let report = setup.sync().await.unwrap();
+    assert_eq!(report.quarantined, 1);
+    assert_eq!(report.pushed, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn engine_drains_after_backend_returns() {
+    let mut setup = Setup::new(5).await;
+    setup.stop_backend().await;
+    let runtime = tokio::runtime::Handle::current();
+    let config = SyncConfig { interval: Duration::from_millis(200), ..sync_config() };
+    let handle = sync::SyncHandle::spawn(&runtime, setup.terminal_dir.clone(), config);
+    let mut desk = setup.desk();
+    desk.set_on_event(handle.notifier());
+    desk.receive("JJD0001").unwrap();
+    desk.receive("JJD0002").unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(desk.status().unwrap().queue_depth, 2);
+
+    setup.restart_backend().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while desk.status().unwrap().queue_depth > 0 {
+        assert!(tokio::time::Instant::now() < deadline, "queue did not drain");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(setup.applied().len(), 2);
+}
