@@ -2,7 +2,7 @@
 //! and the mall-side actions. Every endpoint takes the admin token as
 //! `?token=` or as a bearer token.
 //!
-//! The action endpoints take JSON and answer JSON. The admin page's own
+//! The action endpoints take JSON and respond with JSON. The admin page's own
 //! forms post `application/x-www-form-urlencoded` and get a redirect back to
 //! the page instead (or a small page showing a new enrolment token).
 
@@ -36,7 +36,10 @@ struct TokenQuery {
 impl FromRequestParts<SharedState> for AdminAuth {
     type Rejection = ApiFailure;
 
-    async fn from_request_parts(parts: &mut Parts, state: &SharedState) -> Result<Self, ApiFailure> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &SharedState,
+    ) -> Result<Self, ApiFailure> {
         let from_query = Query::<TokenQuery>::try_from_uri(&parts.uri).ok().and_then(|q| q.0.token);
         let token = from_query.or_else(|| bearer_token(parts).map(str::to_string));
         match token {
@@ -101,7 +104,7 @@ pub struct StoreQuery {
     store: Option<String>,
 }
 
-/// Answer of the parcel actions.
+/// Response body of the parcel actions.
 #[derive(Debug, Serialize)]
 pub struct ParcelActionResponse {
     pub store_id: String,
@@ -113,7 +116,7 @@ pub struct ParcelActionResponse {
     pub deadline: Option<DateTime<Utc>>,
 }
 
-/// Answer of `POST /admin/stores/{store}/enrolments`.
+/// Response body of `POST /admin/stores/{store}/enrolments`.
 #[derive(Debug, Serialize)]
 pub struct EnrolmentResponse {
     pub store_id: String,
@@ -135,7 +138,10 @@ pub struct DeadlineInput {
 }
 
 /// `GET /admin`: the HTML overview.
-pub async fn page(State(state): State<SharedState>, _auth: AdminAuth) -> Result<Response, ApiFailure> {
+pub async fn page(
+    State(state): State<SharedState>,
+    _auth: AdminAuth,
+) -> Result<Response, ApiFailure> {
     let overview = state
         .with_db(|conn, _| {
             Ok(Overview {
@@ -148,21 +154,30 @@ pub async fn page(State(state): State<SharedState>, _auth: AdminAuth) -> Result<
         })
         .await?;
     let html = page::render(&overview, &state.admin_token, Utc::now());
+    Ok(private_html(html))
+}
+
+/// Wraps an admin HTML page with headers that keep it, and the admin token
+/// in its address and forms, out of caches and `Referer` headers.
+fn private_html(html: String) -> Response {
     let mut response = Html(html).into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"),
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+        ),
     );
-    // The page address carries the admin token; keep it out of Referer
-    // headers and caches.
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    response
 }
 
 /// `GET /admin/sms`: the SMS outbox, oldest first.
-pub async fn sms(State(state): State<SharedState>, _auth: AdminAuth) -> Result<Json<Vec<SmsRecord>>, ApiFailure> {
+pub async fn sms(
+    State(state): State<SharedState>,
+    _auth: AdminAuth,
+) -> Result<Json<Vec<SmsRecord>>, ApiFailure> {
     let outbox = state.with_db(|conn, _| Ok(inspect::sms_outbox_at(conn)?)).await?;
     Ok(Json(outbox))
 }
@@ -228,7 +243,10 @@ pub async fn set_deadline(
 ) -> Result<Response, ApiFailure> {
     let (input, from_form) = input.into_parts();
     let Some(deadline) = input.deadline else {
-        return Err(ApiFailure::bad_request("missing_deadline", "missing deadline (RFC 3339 time)"));
+        return Err(ApiFailure::bad_request(
+            "missing_deadline",
+            "missing deadline (RFC 3339 time)",
+        ));
     };
     let now = Utc::now();
     let answer = state
@@ -270,8 +288,13 @@ pub async fn create_enrolment(
         expires_at: now + ENROLMENT_TOKEN_LIFETIME,
     };
     if from_form {
-        let html = page::render_enrolment(&answer.store_id, &answer.enrolment_token, answer.expires_at, &state.admin_token);
-        return Ok(Html(html).into_response());
+        let html = page::render_enrolment(
+            &answer.store_id,
+            &answer.enrolment_token,
+            answer.expires_at,
+            &state.admin_token,
+        );
+        return Ok(private_html(html));
     }
     Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
@@ -311,7 +334,8 @@ fn action_response(store_id: String, barcode: String, state: ParcelState) -> Par
     ParcelActionResponse { store_id, barcode, state, code_id: None, deadline: None }
 }
 
-/// Answers JSON, or for a form post from the admin page a redirect back.
+/// Responds with JSON, or with a redirect back to the admin page for a form
+/// post from that page.
 fn respond(state: &SharedState, answer: ParcelActionResponse, from_form: bool) -> Response {
     if from_form {
         let location = format!("/admin?token={}", percent_encode(&state.admin_token));

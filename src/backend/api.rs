@@ -30,7 +30,10 @@ pub struct TerminalAuth(pub Terminal);
 impl FromRequestParts<SharedState> for TerminalAuth {
     type Rejection = ApiFailure;
 
-    async fn from_request_parts(parts: &mut Parts, state: &SharedState) -> Result<Self, ApiFailure> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &SharedState,
+    ) -> Result<Self, ApiFailure> {
         let Some(token) = bearer_token(parts) else {
             return Err(ApiFailure::unauthorized(
                 "unauthorized",
@@ -74,7 +77,7 @@ fn too_many_requests(key: &str, wait: Duration) -> ApiFailure {
     failure
 }
 
-/// A JSON request body whose failures answer 400 (or 413) with an
+/// A JSON request body whose failures get a 400 (or 413) response with an
 /// [`crate::protocol::ErrorBody`], like every other failure.
 pub struct JsonBody<T>(pub T);
 
@@ -91,10 +94,15 @@ pub(crate) fn body_failure(rejection: BytesRejection) -> ApiFailure {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiFailure::too_large(
             "body_too_large",
-            format!("request body is larger than {MAX_PUSH_BYTES} bytes; send fewer events per push"),
+            format!(
+                "request body is larger than {MAX_PUSH_BYTES} bytes; send fewer events per push"
+            ),
         )
     } else {
-        ApiFailure::bad_request("unreadable_body", format!("failed to read the request body: {rejection}"))
+        ApiFailure::bad_request(
+            "unreadable_body",
+            format!("failed to read the request body: {rejection}"),
+        )
     }
 }
 
@@ -145,9 +153,12 @@ pub async fn push_events(
     let now = Utc::now();
     let terminal_id = terminal.terminal_id.clone();
     let results = state
-        .with_db(move |conn, state| apply_batch(conn, &state.issuer(), &terminal, &request.events, now))
+        .with_db(move |conn, state| {
+            apply_batch(conn, &state.issuer(), &terminal, &request.events, now)
+        })
         .await?;
-    let count_of = |wanted: fn(&EventOutcome) -> bool| results.iter().filter(|r| wanted(&r.outcome)).count();
+    let count_of =
+        |wanted: fn(&EventOutcome) -> bool| results.iter().filter(|r| wanted(&r.outcome)).count();
     tracing::info!(
         terminal_id,
         events = count,

@@ -5,26 +5,26 @@ use chrono::{DateTime, Duration, Utc};
 use rusqlite::{Connection, OptionalExtension};
 use uuid::Uuid;
 
+use super::changes;
 use super::codes::{CodeIssuer, revoke_codes};
 use super::db::format_time;
 use super::enrol::Terminal;
 use super::error::ApiFailure;
 use super::parcels::{self, ParcelRecord, ParcelState};
-use super::changes;
 use crate::protocol::{Change, Event, EventBody, EventOutcome, EventResult};
 
 /// Collection period given to a received parcel that has no deadline yet.
 pub const DEFAULT_HOLD_DAYS: i64 = 7;
 
-/// Longest shelf label the backend keeps.
+/// Maximum length of a shelf label, in characters.
 const MAX_SHELF_CHARS: usize = 64;
 
-/// A rule's answer: `Err` holds the reason for a permanent rejection.
+/// Outcome of a rule: `Err` contains the reason for a permanent rejection.
 type Verdict = Result<(), String>;
 
 /// Applies a batch from `terminal` and returns one result per event, in the
 /// order sent. Events are applied in seq order; an event id seen before gets
-/// its earlier answer again (`duplicate`, or the same rejection).
+/// its earlier outcome again (`duplicate`, or the same rejection).
 ///
 /// Fails, applying nothing, with 403 when an event names another terminal or
 /// a barcode of another store's manifest, and with 500 when the database or
@@ -130,7 +130,7 @@ struct Context<'a> {
 
 impl Context<'_> {
     /// Applies one event unless its id was recorded before, records it with
-    /// its answer, and returns the answer.
+    /// its outcome, and returns the outcome.
     fn apply_once(&self, event: &Event, last_seq: &mut i64) -> anyhow::Result<EventOutcome> {
         if let Some(earlier) = self.recorded_outcome(event.event_id)? {
             return Ok(earlier);
@@ -240,14 +240,28 @@ impl Context<'_> {
                 if let Err(reason) = check_shelf(shelf) {
                     return Ok(Err(reason));
                 }
-                parcels::insert_unexpected(self.tx, store_id, &event.barcode, ParcelState::Received, shelf, self.now)?;
+                parcels::insert_unexpected(
+                    self.tx,
+                    store_id,
+                    &event.barcode,
+                    ParcelState::Received,
+                    shelf,
+                    self.now,
+                )?;
                 let parcel = parcels::find(self.tx, store_id, &event.barcode)?
                     .expect("the parcel was inserted in this transaction");
                 self.issue_first_code(&parcel)?;
                 Ok(Ok(()))
             }
             EventBody::Rejected { .. } => {
-                parcels::insert_unexpected(self.tx, store_id, &event.barcode, ParcelState::Rejected, None, self.now)?;
+                parcels::insert_unexpected(
+                    self.tx,
+                    store_id,
+                    &event.barcode,
+                    ParcelState::Rejected,
+                    None,
+                    self.now,
+                )?;
                 Ok(Ok(()))
             }
             other => Ok(Err(format!(
@@ -259,7 +273,12 @@ impl Context<'_> {
         }
     }
 
-    fn receive(&self, parcel: &ParcelRecord, event: &Event, shelf: Option<&str>) -> anyhow::Result<Verdict> {
+    fn receive(
+        &self,
+        parcel: &ParcelRecord,
+        event: &Event,
+        shelf: Option<&str>,
+    ) -> anyhow::Result<Verdict> {
         if let Err(reason) = check_shelf(shelf) {
             return Ok(Err(reason));
         }
@@ -270,21 +289,31 @@ impl Context<'_> {
                 Ok(Ok(()))
             }
             ParcelState::Cancelled => {
-                // The parcel is physically here, so the receipt stands, but
-                // it has to go back: no code, and the terminal is told why.
+                // The parcel is physically here, so the receipt is kept. It
+                // must go back, so it gets no code, and the conflict tells
+                // the terminal why.
                 parcels::set_state(self.tx, parcel, ParcelState::Recalled, shelf, self.now)?;
                 let reason = "order cancelled by the mall";
                 self.tx.execute(
                     "UPDATE parcels SET recall_reason = ?3 WHERE store_id = ?1 AND barcode = ?2",
                     (&parcel.store_id, &parcel.barcode, reason),
                 )?;
-                let recalled = Change::ParcelRecalled { barcode: parcel.barcode.clone(), reason: reason.into() };
+                let recalled = Change::ParcelRecalled {
+                    barcode: parcel.barcode.clone(),
+                    reason: reason.into(),
+                };
                 changes::append(self.tx, &parcel.store_id, None, &recalled, self.now)?;
                 let message = format!(
                     "parcel {} was received after the mall cancelled its order; return it to the courier",
                     parcel.barcode
                 );
-                parcels::record_conflict(self.tx, parcel, Some(event.event_id), &message, self.now)?;
+                parcels::record_conflict(
+                    self.tx,
+                    parcel,
+                    Some(event.event_id),
+                    &message,
+                    self.now,
+                )?;
                 Ok(Ok(()))
             }
             other => Ok(Err(format!(
@@ -296,7 +325,11 @@ impl Context<'_> {
     }
 
     fn reject(&self, parcel: &ParcelRecord) -> anyhow::Result<Verdict> {
-        self.move_to(parcel, &[ParcelState::Announced, ParcelState::Cancelled], ParcelState::Rejected)
+        self.move_to(
+            parcel,
+            &[ParcelState::Announced, ParcelState::Cancelled],
+            ParcelState::Rejected,
+        )
     }
 
     fn hand_over(&self, parcel: &ParcelRecord, event: &Event) -> anyhow::Result<Verdict> {
@@ -311,12 +344,19 @@ impl Context<'_> {
                 // the clash with the recall goes to the mall and terminals.
                 parcels::set_state(self.tx, parcel, ParcelState::Collected, None, self.now)?;
                 revoke_codes(self.tx, &parcel.store_id, &parcel.barcode, self.now)?;
-                let reason = parcel.recall_reason.as_deref().unwrap_or(parcels::DEFAULT_RECALL_REASON);
+                let reason =
+                    parcel.recall_reason.as_deref().unwrap_or(parcels::DEFAULT_RECALL_REASON);
                 let message = format!(
                     "parcel {} was handed over after the mall recalled it ({reason})",
                     parcel.barcode
                 );
-                parcels::record_conflict(self.tx, parcel, Some(event.event_id), &message, self.now)?;
+                parcels::record_conflict(
+                    self.tx,
+                    parcel,
+                    Some(event.event_id),
+                    &message,
+                    self.now,
+                )?;
                 Ok(Ok(()))
             }
             other => Ok(Err(format!(
@@ -329,7 +369,12 @@ impl Context<'_> {
 
     /// Moves the parcel to `to` when it is in one of `from`, revoking its
     /// codes when it leaves the shelf.
-    fn move_to(&self, parcel: &ParcelRecord, from: &[ParcelState], to: ParcelState) -> anyhow::Result<Verdict> {
+    fn move_to(
+        &self,
+        parcel: &ParcelRecord,
+        from: &[ParcelState],
+        to: ParcelState,
+    ) -> anyhow::Result<Verdict> {
         if !from.contains(&parcel.state) {
             return Ok(Err(format!(
                 "parcel {} is {}, so it cannot become {}",
@@ -446,7 +491,8 @@ mod tests {
             let token = enrol::create_token(&conn, "S1", Utc::now()).unwrap();
             let issuer = CodeIssuer { secret: &secret, sms: &OutboxGateway };
             let enrolled = enrol::enroll(&conn, &issuer, &token, Utc::now()).unwrap();
-            let terminal = Terminal { terminal_id: enrolled.terminal_id, store_id: enrolled.store_id };
+            let terminal =
+                Terminal { terminal_id: enrolled.terminal_id, store_id: enrolled.store_id };
             Fixture { _dir: dir, conn, secret, terminal, next_seq: 1 }
         }
 
@@ -463,7 +509,11 @@ mod tests {
             }
         }
 
-        fn push_with(&mut self, sms: &dyn SmsGateway, events: &[Event]) -> Result<Vec<EventResult>, ApiFailure> {
+        fn push_with(
+            &mut self,
+            sms: &dyn SmsGateway,
+            events: &[Event],
+        ) -> Result<Vec<EventResult>, ApiFailure> {
             let issuer = CodeIssuer { secret: &self.secret, sms };
             apply_batch(&mut self.conn, &issuer, &self.terminal, events, Utc::now())
         }
@@ -474,7 +524,9 @@ mod tests {
         }
 
         fn count(&self, table: &str) -> i64 {
-            self.conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| row.get(0)).unwrap()
+            self.conn
+                .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| row.get(0))
+                .unwrap()
         }
 
         fn state(&self, barcode: &str) -> ParcelState {
@@ -489,8 +541,10 @@ mod tests {
     #[test]
     fn failing_sms_rolls_back_batch() {
         let mut fixture = Fixture::new(3);
-        let events: Vec<_> =
-            ["JJD0001", "JJD0002", "JJD0003"].iter().map(|b| fixture.event(b, received())).collect();
+        let events: Vec<_> = ["JJD0001", "JJD0002", "JJD0003"]
+            .iter()
+            .map(|b| fixture.event(b, received()))
+            .collect();
         let changes_before = fixture.count("changes");
         let gateway = FailingGateway { working: 2, sent: AtomicUsize::new(0) };
 
@@ -519,7 +573,8 @@ mod tests {
     #[test]
     fn rejected_at_door_then_received() {
         let mut fixture = Fixture::new(1);
-        let rejection = fixture.event("JJD0001", EventBody::Rejected { reason: RejectReason::Wet, note: None });
+        let rejection =
+            fixture.event("JJD0001", EventBody::Rejected { reason: RejectReason::Wet, note: None });
         let receipt = fixture.event("JJD0001", received());
 
         let outcomes = fixture.push(&[rejection, receipt]);
@@ -537,7 +592,8 @@ mod tests {
         let outcomes = fixture.push(&[first, second]);
 
         assert_eq!(outcomes[0], EventOutcome::Accepted);
-        assert!(matches!(&outcomes[1], EventOutcome::Rejected { reason } if reason.contains("already received")));
+        assert!(matches!(&outcomes[1], EventOutcome::Rejected { reason }
+                if reason.contains("already received")));
     }
 
     #[test]
@@ -609,7 +665,11 @@ mod tests {
 
         let distinct: i64 = fixture
             .conn
-            .query_row("SELECT COUNT(DISTINCT lookup_hash) FROM codes WHERE revoked_at IS NULL", [], |row| row.get(0))
+            .query_row(
+                "SELECT COUNT(DISTINCT lookup_hash) FROM codes WHERE revoked_at IS NULL",
+                [],
+                |row| row.get(0),
+            )
             .unwrap();
         assert_eq!(distinct, 300);
     }

@@ -1,14 +1,16 @@
 //! Verification codes: issuing, revoking and hashing them, and the SMS
 //! gateway that sends them to customers.
 //!
-//! The backend never stores a code in plain text. Each code row keeps a
+//! The codes table never stores a code in plain text. Each code row keeps a
 //! lookup hash, HMAC-SHA256 under the server secret, which keeps live codes
-//! unique within a store. It also keeps the code sealed with a one-time pad:
-//! the pad is HMAC-SHA256 of the code id under the server secret, reduced to
-//! six digits, so a terminal enrolled after the code was issued can still get
-//! the code's hash. The server secret lives in a file beside the database,
-//! so a copy of the database alone reveals no code (the bundled SMS outbox
-//! aside, which stands in for the customers' phones).
+//! unique within a store. It also keeps the code sealed with a one-time pad.
+//! The pad is HMAC-SHA256 of the code id under the server secret, reduced to
+//! six digits, and it lets a terminal enrolled after the code was issued
+//! still get the code's hash. The server secret lives in a file beside the
+//! database, so the codes table alone reveals no code.
+//!
+//! Note that the bundled SMS outbox, in the same database, contains every
+//! message with its code, because it stands in for the customers' phones.
 
 use std::fmt;
 use std::fs;
@@ -137,7 +139,8 @@ impl CodeSecret {
     }
 
     fn unseal(&self, code_id: &str, sealed: &str) -> anyhow::Result<Code> {
-        let number: u32 = sealed.parse().with_context(|| format!("sealed code {code_id} is corrupt"))?;
+        let number: u32 =
+            sealed.parse().with_context(|| format!("sealed code {code_id} is corrupt"))?;
         Ok(Code::from_number((number + CODE_SPACE - self.pad(code_id)) % CODE_SPACE))
     }
 }
@@ -213,7 +216,7 @@ impl SmsGateway for OutboxGateway {
     }
 }
 
-/// What issuing a code needs: the server secret and the SMS gateway.
+/// The server secret and SMS gateway that issuing a code uses.
 #[derive(Clone, Copy)]
 pub struct CodeIssuer<'a> {
     pub secret: &'a CodeSecret,
@@ -267,7 +270,12 @@ impl CodeIssuer<'_> {
             let change = code_issued(&code_id, &code, &code_key, target.barcode)?;
             changes::append(conn, target.store_id, Some(&terminal_id), &change, now)?;
         }
-        tracing::info!(store_id = target.store_id, barcode = target.barcode, code_id, "code issued");
+        tracing::info!(
+            store_id = target.store_id,
+            barcode = target.barcode,
+            code_id,
+            "code issued"
+        );
         Ok(code_id)
     }
 
@@ -332,12 +340,23 @@ pub fn revoke_codes(
         .query_map((store_id, barcode, format_time(now)), |row| row.get::<_, String>(0))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     for code_id in &revoked {
-        changes::append(conn, store_id, None, &Change::CodeRevoked { code_id: code_id.clone() }, now)?;
+        changes::append(
+            conn,
+            store_id,
+            None,
+            &Change::CodeRevoked { code_id: code_id.clone() },
+            now,
+        )?;
     }
     Ok(revoked.len())
 }
 
-fn code_issued(code_id: &str, code: &Code, code_key: &str, barcode: &str) -> anyhow::Result<Change> {
+fn code_issued(
+    code_id: &str,
+    code: &Code,
+    code_key: &str,
+    barcode: &str,
+) -> anyhow::Result<Change> {
     let key = hex::decode(code_key).context("terminal code key is not hex")?;
     Ok(Change::CodeIssued {
         code_id: code_id.to_string(),

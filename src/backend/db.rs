@@ -73,9 +73,9 @@ CREATE TABLE parcels (
 ) STRICT;
 CREATE INDEX parcels_barcode ON parcels (barcode);
 
--- Every pushed event that got a permanent answer, accepted or rejected, so a
--- resend gets the same answer. Batches answered with an HTTP error leave no
--- rows.
+-- Every pushed event that got a permanent outcome, accepted or rejected, so
+-- a resend gets the same outcome. Batches that failed with an HTTP error
+-- leave no rows.
 CREATE TABLE events (
     event_id TEXT PRIMARY KEY,
     terminal_id TEXT NOT NULL REFERENCES terminals (terminal_id),
@@ -151,7 +151,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// `synchronous=FULL` and foreign keys, and migrates it to the latest schema.
 ///
 /// Fails when the file cannot be opened or is not SQLite, or when its schema
-/// is newer than this backend knows.
+/// is newer than this backend supports.
 pub fn open(path: &Path) -> anyhow::Result<Connection> {
     let mut conn = Connection::open(path)
         .with_context(|| format!("failed to open backend database {}", path.display()))?;
@@ -198,9 +198,9 @@ pub fn format_time(time: DateTime<Utc>) -> String {
 
 /// Parses a time written by [`format_time`].
 pub fn parse_time(text: &str) -> rusqlite::Result<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|time| time.with_timezone(&Utc))
-        .map_err(|err| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, err.into()))
+    DateTime::parse_from_rfc3339(text).map(|time| time.with_timezone(&Utc)).map_err(|err| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, err.into())
+    })
 }
 
 /// Inserts the store if it is new.

@@ -38,12 +38,18 @@ pub fn token_hash(token: &str) -> String {
 
 /// Creates a one-time enrolment token for the store, creating the store if
 /// needed, and returns the token. Only its hash is stored.
-pub fn create_token(conn: &Connection, store_id: &str, now: DateTime<Utc>) -> anyhow::Result<String> {
+pub fn create_token(
+    conn: &Connection,
+    store_id: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<String> {
     db::ensure_store(conn, store_id, now)?;
     let token = random_token();
+    let expires_at = now + ENROLMENT_TOKEN_LIFETIME;
     conn.execute(
-        "INSERT INTO enrolments (token_hash, store_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
-        (token_hash(&token), store_id, format_time(now), format_time(now + ENROLMENT_TOKEN_LIFETIME)),
+        "INSERT INTO enrolments (token_hash, store_id, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4)",
+        (token_hash(&token), store_id, format_time(now), format_time(expires_at)),
     )?;
     tracing::info!(store_id, "enrolment token created");
     Ok(token)
@@ -65,7 +71,13 @@ pub fn enroll(
         .query_row(
             "SELECT store_id, expires_at, used_at FROM enrolments WHERE token_hash = ?1",
             [&hash],
-            |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, Option<String>>(2)?)),
+            |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, Option<String>>(2)?,
+                ))
+            },
         )
         .optional()?;
     let Some((store_id, expires_at, used_at)) = row else {
@@ -107,7 +119,9 @@ pub fn enroll(
 /// Returns `<store>-T01`, `<store>-T02`, … for the store's next terminal.
 fn next_terminal_id(conn: &Connection, store_id: &str) -> rusqlite::Result<String> {
     let count: i64 =
-        conn.query_row("SELECT COUNT(*) FROM terminals WHERE store_id = ?1", [store_id], |row| row.get(0))?;
+        conn.query_row("SELECT COUNT(*) FROM terminals WHERE store_id = ?1", [store_id], |row| {
+            row.get(0)
+        })?;
     Ok(format!("{store_id}-T{:02}", count + 1))
 }
 
@@ -125,7 +139,11 @@ mod tests {
     use super::*;
     use crate::backend::codes::{CodeSecret, OutboxGateway};
 
-    fn enroll_once(conn: &Connection, token: &str, now: DateTime<Utc>) -> Result<EnrollResponse, ApiFailure> {
+    fn enroll_once(
+        conn: &Connection,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<EnrollResponse, ApiFailure> {
         let dir = tempfile::tempdir().unwrap();
         let secret = CodeSecret::load_or_create(&dir.path().join("secret")).unwrap();
         let issuer = CodeIssuer { secret: &secret, sms: &OutboxGateway };

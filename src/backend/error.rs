@@ -1,5 +1,5 @@
 //! The failure type of every backend handler: an HTTP status with an
-//! [`ErrorBody`], so each failure knows its status and its message.
+//! [`ErrorBody`], so each failure carries its own status and message.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::protocol::ErrorBody;
 
-/// An answer other than success, with the status and body the client gets.
+/// A failed request's response: the status and body the client gets.
 #[derive(Debug)]
 pub struct ApiFailure {
     pub status: StatusCode,
@@ -22,7 +22,13 @@ pub struct ApiFailure {
 
 impl ApiFailure {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiFailure { status, code, message: message.into(), event_ids: Vec::new(), retry_after_secs: None }
+        ApiFailure {
+            status,
+            code,
+            message: message.into(),
+            event_ids: Vec::new(),
+            retry_after_secs: None,
+        }
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -51,7 +57,7 @@ impl ApiFailure {
         self
     }
 
-    /// Builds the 500 answer for an unexpected failure and logs the cause,
+    /// Builds the 500 response for an unexpected failure and logs the cause,
     /// which the client never sees.
     pub fn internal(err: &anyhow::Error) -> Self {
         tracing::error!(error = format!("{err:#}"), "backend request failed");

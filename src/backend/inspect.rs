@@ -28,13 +28,11 @@ impl SmsRecord {
     /// Returns the verification code in the text: the first run of exactly
     /// six digits.
     pub fn code(&self) -> Option<&str> {
-        self.text
-            .split(|c: char| !c.is_ascii_digit())
-            .find(|run| run.len() == 6)
+        self.text.split(|c: char| !c.is_ascii_digit()).find(|run| run.len() == 6)
     }
 }
 
-/// One pushed event with its answer.
+/// One pushed event with its outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EventRecord {
     pub event_id: Uuid,
@@ -101,7 +99,10 @@ pub fn sms_outbox_at(conn: &Connection) -> rusqlite::Result<Vec<SmsRecord>> {
 
 /// Returns the recorded events, of one terminal or of all, by terminal and
 /// seq.
-pub fn events_at(conn: &Connection, terminal_id: Option<&str>) -> rusqlite::Result<Vec<EventRecord>> {
+pub fn events_at(
+    conn: &Connection,
+    terminal_id: Option<&str>,
+) -> rusqlite::Result<Vec<EventRecord>> {
     let mut statement = conn.prepare(
         "SELECT event_id, terminal_id, store_id, seq, kind, barcode, operator_id, device_time,
              server_time, outcome, reason

@@ -78,9 +78,15 @@ fn form_action(path: &str, token: &str, store: Option<&str>) -> String {
 
 fn render_stores(html: &mut String, stores: &[StoreRecord], token: &str) {
     let _ = write!(html, "<h2>Stores ({})</h2>", stores.len());
-    html.push_str("<table><tr><th>Store</th><th>Terminals</th><th>Parcels</th><th>Created</th><th></th></tr>");
+    html.push_str(
+        "<table><tr><th>Store</th><th>Terminals</th><th>Parcels</th><th>Created</th><th></th></tr>",
+    );
     for store in stores {
-        let action = form_action(&format!("/admin/stores/{}/enrolments", percent_encode(&store.store_id)), token, None);
+        let action = form_action(
+            &format!("/admin/stores/{}/enrolments", percent_encode(&store.store_id)),
+            token,
+            None,
+        );
         let _ = write!(
             html,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><form method=\"post\" action=\"{action}\">\
@@ -131,7 +137,10 @@ fn parcel_actions(parcel: &ParcelRecord, token: &str) -> String {
     let base = format!("/admin/parcels/{}", percent_encode(&parcel.barcode));
     let store = Some(parcel.store_id.as_str());
     let mut actions = String::new();
-    if matches!(parcel.state, ParcelState::Announced | ParcelState::Received | ParcelState::ReturnPending) {
+    if matches!(
+        parcel.state,
+        ParcelState::Announced | ParcelState::Received | ParcelState::ReturnPending
+    ) {
         let action = form_action(&format!("{base}/recall"), token, store);
         let _ = write!(
             actions,
@@ -141,7 +150,10 @@ fn parcel_actions(parcel: &ParcelRecord, token: &str) -> String {
     }
     if parcel.state == ParcelState::Received {
         let action = form_action(&format!("{base}/reissue"), token, store);
-        let _ = write!(actions, "<form method=\"post\" action=\"{action}\"><button>New code</button></form>");
+        let _ = write!(
+            actions,
+            "<form method=\"post\" action=\"{action}\"><button>New code</button></form>"
+        );
     }
     actions
 }
@@ -152,7 +164,9 @@ fn shown_count(total: usize) -> String {
 
 fn render_sms(html: &mut String, sms: &[SmsRecord]) {
     let _ = write!(html, "<h2>SMS outbox ({})</h2>", shown_count(sms.len()));
-    html.push_str("<table><tr><th>Sent</th><th>Store</th><th>Parcel</th><th>To</th><th>Text</th></tr>");
+    html.push_str(
+        "<table><tr><th>Sent</th><th>Store</th><th>Parcel</th><th>To</th><th>Text</th></tr>",
+    );
     for message in sms.iter().rev().take(MAX_ROWS) {
         let recipient = match &message.phone_last4 {
             Some(last4) => format!("…{}", escape(last4)),
@@ -177,7 +191,7 @@ fn render_events(html: &mut String, events: &[EventRecord]) {
          <th>Kind</th><th>Barcode</th><th>Operator</th><th>Outcome</th></tr>",
     );
     let mut newest_first: Vec<&EventRecord> = events.iter().collect();
-    newest_first.sort_by(|a, b| (b.server_time, b.seq).cmp(&(a.server_time, a.seq)));
+    newest_first.sort_by_key(|event| std::cmp::Reverse((event.server_time, event.seq)));
     for event in newest_first.into_iter().take(MAX_ROWS) {
         let mut outcome = escape(&event.outcome);
         if let Some(reason) = &event.reason {
@@ -202,7 +216,9 @@ fn render_events(html: &mut String, events: &[EventRecord]) {
 
 fn render_conflicts(html: &mut String, conflicts: &[ConflictRecord]) {
     let _ = write!(html, "<h2>Conflicts ({})</h2>", conflicts.len());
-    html.push_str("<table><tr><th>Time</th><th>Store</th><th>Barcode</th><th>Event</th><th>Message</th></tr>");
+    html.push_str(
+        "<table><tr><th>Time</th><th>Store</th><th>Barcode</th><th>Event</th><th>Message</th></tr>",
+    );
     for conflict in conflicts.iter().rev() {
         let _ = write!(
             html,
@@ -218,7 +234,12 @@ fn render_conflicts(html: &mut String, conflicts: &[ConflictRecord]) {
 }
 
 /// Renders the page that shows a new enrolment token once.
-pub fn render_enrolment(store_id: &str, enrolment_token: &str, expires_at: DateTime<Utc>, token: &str) -> String {
+pub fn render_enrolment(
+    store_id: &str,
+    enrolment_token: &str,
+    expires_at: DateTime<Utc>,
+    token: &str,
+) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Enrolment token</title>\
          <style>{STYLE}</style></head><body><h1>Enrolment token for store {}</h1>\
@@ -237,7 +258,10 @@ mod tests {
 
     #[test]
     fn escape_covers_markup_characters() {
-        assert_eq!(escape("<a href=\"x\">'&'</a>"), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+        assert_eq!(
+            escape("<a href=\"x\">'&'</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
     }
 
     #[test]

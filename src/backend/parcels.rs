@@ -5,16 +5,16 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row};
 use serde::Serialize;
 
+use super::changes;
 use super::codes::{CodeIssuer, CodeTarget, revoke_codes};
 use super::db::{self, format_time, parse_time};
 use super::error::ApiFailure;
-use super::changes;
 use crate::protocol::{Change, ManifestParcel};
 
 /// Reason recorded when an admin recalls a parcel without giving one.
 pub const DEFAULT_RECALL_REASON: &str = "recalled by the mall";
 
-/// Where a parcel is in its life, as the backend sees it.
+/// Lifecycle state of a parcel in the backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ParcelState {
@@ -126,7 +126,11 @@ fn parcel_from_row(row: &Row<'_>) -> rusqlite::Result<ParcelRecord> {
 }
 
 /// Returns the parcel of the store with this barcode.
-pub fn find(conn: &Connection, store_id: &str, barcode: &str) -> rusqlite::Result<Option<ParcelRecord>> {
+pub fn find(
+    conn: &Connection,
+    store_id: &str,
+    barcode: &str,
+) -> rusqlite::Result<Option<ParcelRecord>> {
     conn.prepare_cached(&format!(
         "SELECT {PARCEL_COLUMNS} FROM parcels WHERE store_id = ?1 AND barcode = ?2"
     ))?
@@ -184,7 +188,13 @@ pub fn announce(
     if inserted == 0 {
         return Ok(false);
     }
-    changes::append(conn, store_id, None, &Change::ParcelAnnounced { parcel: parcel.clone() }, now)?;
+    changes::append(
+        conn,
+        store_id,
+        None,
+        &Change::ParcelAnnounced { parcel: parcel.clone() },
+        now,
+    )?;
     Ok(true)
 }
 
@@ -258,7 +268,12 @@ pub fn record_conflict(
             format_time(now),
         ),
     )?;
-    tracing::warn!(store_id = parcel.store_id, barcode = parcel.barcode, conflict_id, "conflict recorded");
+    tracing::warn!(
+        store_id = parcel.store_id,
+        barcode = parcel.barcode,
+        conflict_id,
+        "conflict recorded"
+    );
     let change = Change::Conflict {
         conflict_id,
         barcode: parcel.barcode.clone(),
@@ -285,7 +300,8 @@ pub fn find_for_admin(
     let mut statement = conn.prepare(&format!(
         "SELECT {PARCEL_COLUMNS} FROM parcels WHERE barcode = ?1 ORDER BY store_id"
     ))?;
-    let mut found = statement.query_map([barcode], parcel_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut found =
+        statement.query_map([barcode], parcel_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
     match found.len() {
         0 => Err(ApiFailure::not_found(format!("no store has parcel {barcode}"))),
         1 => Ok(found.remove(0)),
@@ -333,7 +349,12 @@ pub fn recall(
     )?;
     revoke_codes(conn, &parcel.store_id, &parcel.barcode, now)?;
     changes::append(conn, &parcel.store_id, None, &change, now)?;
-    tracing::info!(store_id = parcel.store_id, barcode = parcel.barcode, state = state.as_str(), "parcel recalled");
+    tracing::info!(
+        store_id = parcel.store_id,
+        barcode = parcel.barcode,
+        state = state.as_str(),
+        "parcel recalled"
+    );
     Ok(state)
 }
 
@@ -360,8 +381,8 @@ pub fn reissue(
 /// Checks the fields of a parcel an admin announces.
 pub fn check_manifest_parcel(parcel: &ManifestParcel) -> Result<(), String> {
     check_barcode(&parcel.barcode)?;
-    let phone_ok = parcel.phone_last4.len() == 4
-        && parcel.phone_last4.chars().all(|c| c.is_ascii_digit());
+    let phone_ok =
+        parcel.phone_last4.len() == 4 && parcel.phone_last4.chars().all(|c| c.is_ascii_digit());
     if !phone_ok {
         return Err(format!("invalid phone_last4 {:?}: expected four digits", parcel.phone_last4));
     }

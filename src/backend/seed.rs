@@ -12,9 +12,8 @@ use super::db;
 use super::parcels;
 use crate::protocol::ManifestParcel;
 
-const SURNAMES: &[&str] = &[
-    "Wang", "Li", "Zhang", "Liu", "Chen", "Yang", "Zhao", "Huang", "Zhou", "Wu", "Xu", "Sun",
-];
+const SURNAMES: &[&str] =
+    &["Wang", "Li", "Zhang", "Liu", "Chen", "Yang", "Zhao", "Huang", "Zhou", "Wu", "Xu", "Sun"];
 
 const GIVEN_NAMES: &[&str] = &[
     "Wei", "Na", "Fang", "Min", "Jing", "Lei", "Qiang", "Jun", "Yan", "Hao", "Xiu", "Ying", "Tao",
@@ -76,11 +75,7 @@ pub fn manifest(count: usize, seed: u64, today: DateTime<Utc>) -> Vec<ManifestPa
 fn masked_name(rng: &mut SplitMix64) -> String {
     let surname = rng.pick(SURNAMES);
     let given = rng.pick(GIVEN_NAMES);
-    if rng.below(4) == 0 {
-        format!("{surname} *")
-    } else {
-        format!("{surname} *{}", &given[1..])
-    }
+    if rng.below(4) == 0 { format!("{surname} *") } else { format!("{surname} *{}", &given[1..]) }
 }
 
 /// Announces a demo manifest of `parcels` parcels to `store` in the database

@@ -34,14 +34,18 @@ pub struct BackendConfig {
     pub admin_token: String,
     /// Request limit per terminal, and per client address for enrolment.
     pub rate_limit: RateLimit,
-    /// Where customer text messages go.
+    /// Gateway that sends the customers' text messages.
     pub sms: Arc<dyn SmsGateway>,
 }
 
 impl BackendConfig {
     /// Returns a configuration with the default rate limit and the bundled
     /// SMS outbox.
-    pub fn new(db_path: impl Into<PathBuf>, listen: SocketAddr, admin_token: impl Into<String>) -> Self {
+    pub fn new(
+        db_path: impl Into<PathBuf>,
+        listen: SocketAddr,
+        admin_token: impl Into<String>,
+    ) -> Self {
         BackendConfig {
             db_path: db_path.into(),
             listen,
@@ -159,8 +163,12 @@ impl RunningBackend {
         if let Some(task) = self.task.take() {
             match task.await {
                 Ok(Ok(())) => tracing::info!(addr = %self.addr, "mall backend stopped"),
-                Ok(Err(err)) => tracing::error!(addr = %self.addr, error = %err, "mall backend failed"),
-                Err(err) => tracing::error!(addr = %self.addr, error = %err, "mall backend task failed"),
+                Ok(Err(err)) => {
+                    tracing::error!(addr = %self.addr, error = %err, "mall backend failed")
+                }
+                Err(err) => {
+                    tracing::error!(addr = %self.addr, error = %err, "mall backend task failed")
+                }
             }
         }
     }
@@ -279,7 +287,8 @@ mod tests {
 
     #[test]
     fn config_debug_hides_admin_token() {
-        let config = BackendConfig::new("mall.db", "127.0.0.1:0".parse().unwrap(), "hunter2hunter2");
+        let config =
+            BackendConfig::new("mall.db", "127.0.0.1:0".parse().unwrap(), "hunter2hunter2");
         assert!(!format!("{config:?}").contains("hunter2"));
     }
 }

@@ -23,7 +23,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve the sync protocol and the admin page until Ctrl-C.
+    /// Serve the sync protocol and the admin page until Ctrl-C or SIGTERM.
     Serve {
         /// Address to listen on, for example 127.0.0.1:8080.
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -64,7 +64,9 @@ enum Command {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .with_writer(std::io::stderr)
         .init();
     match run(Cli::parse()) {
@@ -98,15 +100,36 @@ fn serve(listen: SocketAddr, db: PathBuf, admin_token: Option<String>) -> anyhow
     let runtime = tokio::runtime::Runtime::new().context("failed to start the tokio runtime")?;
     runtime.block_on(async move {
         let running = backend::start(BackendConfig::new(db, listen, admin_token)).await?;
+        // A chosen token stays off the console, because consoles end up in
+        // logs. A generated token is printed because it exists nowhere else.
         if generated {
             println!("admin token generated (set MALL_BACKEND_ADMIN_TOKEN to choose one)");
+            println!("admin page: {}", running.admin_url());
+        } else {
+            println!("admin page: {}/admin?token=<admin token>", running.base_url());
         }
-        println!("admin page: {}", running.admin_url());
         println!("terminal API: {}/v1", running.base_url());
-        tokio::signal::ctrl_c().await.context("failed to wait for Ctrl-C")?;
+        wait_for_stop_signal().await?;
         running.shutdown().await;
         Ok(())
     })
+}
+
+/// Waits for Ctrl-C, or on Unix also for SIGTERM (what service managers
+/// send), so either stops the server gracefully.
+async fn wait_for_stop_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = signal(SignalKind::terminate()).context("failed to watch SIGTERM")?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result.context("failed to wait for Ctrl-C")?,
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await.context("failed to wait for Ctrl-C")?;
+    Ok(())
 }
 
 fn generate_admin_token() -> String {

@@ -1,9 +1,9 @@
 //! Typed HTTP client for the mall's sync protocol.
 //!
-//! Every failure comes back as an [`ApiError`] that says whether retrying
-//! can help: [`ApiError::is_transient`] is true for network failures,
-//! timeouts, 5xx, 429 and unreadable response bodies, and false for answers
-//! that will not change on a resend.
+//! Every failure comes back as an [`ApiError`]. [`ApiError::is_transient`]
+//! tells whether retrying can help: it is true for network failures,
+//! timeouts, 5xx, 429 and unreadable response bodies, and false for
+//! responses that will not change on a resend.
 
 use std::time::Duration;
 
@@ -18,11 +18,11 @@ use crate::protocol::{
     PushResponse,
 };
 
-/// Why a request failed, sorted by what the caller should do next.
+/// Failure of a request, sorted by what the caller should do next.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// Worth retrying later: the backend was unreachable, slow, overloaded
-    /// or broken, or its answer was cut off. `retry_after` is the wait the
+    /// or broken, or its response was cut off. `retry_after` is the wait the
     /// backend asked for, if it asked.
     #[error("backend unavailable: {detail}")]
     Transient { retry_after: Option<Duration>, detail: String },
@@ -40,9 +40,9 @@ pub enum ApiError {
     /// The backend could not use the request (400 or another 4xx).
     #[error("backend rejected the request: {0}")]
     BadRequest(String),
-    /// The backend's answer broke the protocol, for example a push answer
+    /// The backend's response broke the protocol, for example a push response
     /// that does not match the events sent one for one.
-    #[error("backend answer broke the protocol: {0}")]
+    #[error("backend response broke the protocol: {0}")]
     Protocol(String),
     /// The client could not be built: invalid base URL or certificate.
     #[error("invalid client configuration: {0}")]
@@ -124,7 +124,7 @@ impl ApiClient {
     /// Pushes events in outbox order and returns one result per event, in
     /// the same order. An empty slice sends nothing.
     ///
-    /// Fails with [`ApiError::Protocol`] when the answer's results do not
+    /// Fails with [`ApiError::Protocol`] when the response's results do not
     /// match `events` one for one by event id.
     pub async fn push(&self, events: &[Event]) -> Result<PushResponse, ApiError> {
         if events.is_empty() {
@@ -140,12 +140,18 @@ impl ApiClient {
     /// Pulls the next page of changes after `cursor` (from the start for
     /// `None`).
     pub async fn pull(&self, cursor: Option<&str>) -> Result<PullResponse, ApiError> {
-        let query: Vec<(&str, &str)> = cursor.map(|cursor| ("cursor", cursor)).into_iter().collect();
+        let query: Vec<(&str, &str)> =
+            cursor.map(|cursor| ("cursor", cursor)).into_iter().collect();
         let request = self.authorized(self.request(Method::GET, "changes", &query)?)?;
         send(request).await
     }
 
-    fn request(&self, method: Method, endpoint: &str, query: &[(&str, &str)]) -> Result<RequestBuilder, ApiError> {
+    fn request(
+        &self,
+        method: Method,
+        endpoint: &str,
+        query: &[(&str, &str)],
+    ) -> Result<RequestBuilder, ApiError> {
         let path = format!("{}/{endpoint}", API_PREFIX.trim_start_matches('/'));
         let mut url = self
             .base_url
@@ -169,7 +175,7 @@ fn json_body<T: Serialize>(request: RequestBuilder, body: &T) -> RequestBuilder 
     request.json(body)
 }
 
-/// Sends a request and decodes a 2xx JSON answer, or classifies the failure.
+/// Sends a request and decodes a 2xx JSON response, or classifies the failure.
 async fn send<T: DeserializeOwned>(request: RequestBuilder) -> Result<T, ApiError> {
     let response = request.send().await.map_err(classify_send_error)?;
     let status = response.status();
@@ -178,13 +184,12 @@ async fn send<T: DeserializeOwned>(request: RequestBuilder) -> Result<T, ApiErro
         .get(RETRY_AFTER)
         .and_then(|value| value.to_str().ok())
         .and_then(parse_retry_after);
-    let body = response
-        .bytes()
-        .await
-        .map_err(|err| ApiError::transient(format!("failed to read the {status} answer: {err}")))?;
+    let body = response.bytes().await.map_err(|err| {
+        ApiError::transient(format!("failed to read the {status} response: {err}"))
+    })?;
     if status.is_success() {
         return serde_json::from_slice(&body).map_err(|err| {
-            ApiError::transient(format!("invalid JSON in the {status} answer: {err}"))
+            ApiError::transient(format!("invalid JSON in the {status} response: {err}"))
         });
     }
     Err(classify_status(status, retry_after, &body))
@@ -217,18 +222,20 @@ fn error_chain(err: &dyn std::error::Error) -> String {
     text
 }
 
-/// Maps a non-2xx answer to an error.
+/// Maps a non-2xx response to an error.
 fn classify_status(status: StatusCode, retry_after: Option<Duration>, body: &[u8]) -> ApiError {
     let error_body: Option<ErrorBody> = serde_json::from_slice(body).ok();
     let detail = match &error_body {
         Some(error) => format!("{status}: {} ({})", error.message, error.error),
-        None => format!("{status}: {}", String::from_utf8_lossy(&body[..body.len().min(200)]).trim()),
+        None => {
+            format!("{status}: {}", String::from_utf8_lossy(&body[..body.len().min(200)]).trim())
+        }
     };
     match status {
         StatusCode::UNAUTHORIZED => ApiError::Unauthorized,
-        StatusCode::FORBIDDEN => {
-            ApiError::Forbidden { event_ids: error_body.map(|error| error.event_ids).unwrap_or_default() }
-        }
+        StatusCode::FORBIDDEN => ApiError::Forbidden {
+            event_ids: error_body.map(|error| error.event_ids).unwrap_or_default(),
+        },
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge,
         StatusCode::TOO_MANY_REQUESTS | StatusCode::REQUEST_TIMEOUT => {
             ApiError::Transient { retry_after, detail }
@@ -282,23 +289,23 @@ mod tests {
         }
     }
 
-    /// Returns a 200 answer whose content-length claims `length` bytes.
-    fn answer(length: usize, body: &str) -> String {
+    /// Returns a 200 response whose content-length claims `length` bytes.
+    fn response(length: usize, body: &str) -> String {
         format!(
             "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {length}\r\n\r\n{body}"
         )
     }
 
-    /// Serves each connection the same raw HTTP answer, then closes it. The
+    /// Serves each connection the same raw HTTP response, then closes it. The
     /// server thread ends with the test process.
-    fn raw_server(answer: String) -> String {
+    fn raw_server(response: String) -> String {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         std::thread::spawn(move || {
             for mut socket in listener.incoming().flatten() {
                 let mut buffer = vec![0u8; 64 * 1024];
                 let _ = socket.read(&mut buffer);
-                let _ = socket.write_all(answer.as_bytes());
+                let _ = socket.write_all(response.as_bytes());
             }
         });
         format!("http://{addr}")
@@ -313,7 +320,8 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         drop(listener);
-        let err = client(&format!("http://{addr}"), Duration::from_secs(2)).pull(None).await.unwrap_err();
+        let err =
+            client(&format!("http://{addr}"), Duration::from_secs(2)).pull(None).await.unwrap_err();
         assert!(err.is_transient(), "{err}");
     }
 
@@ -328,20 +336,23 @@ mod tests {
             std::thread::sleep(Duration::from_secs(30));
             drop(held);
         });
-        let err = client(&format!("http://{addr}"), Duration::from_millis(200)).pull(None).await.unwrap_err();
+        let err = client(&format!("http://{addr}"), Duration::from_millis(200))
+            .pull(None)
+            .await
+            .unwrap_err();
         assert!(err.is_transient(), "{err}");
     }
 
     #[tokio::test]
     async fn truncated_body_is_transient() {
-        let base = raw_server(answer(100, "{\"changes\":["));
+        let base = raw_server(response(100, "{\"changes\":["));
         let err = client(&base, Duration::from_secs(2)).pull(None).await.unwrap_err();
         assert!(err.is_transient(), "{err}");
     }
 
     #[tokio::test]
     async fn invalid_json_body_is_transient() {
-        let base = raw_server(answer(5, "hello"));
+        let base = raw_server(response(5, "hello"));
         let err = client(&base, Duration::from_secs(2)).pull(None).await.unwrap_err();
         assert!(err.is_transient(), "{err}");
     }
@@ -349,14 +360,15 @@ mod tests {
     #[tokio::test]
     async fn mismatched_push_results_fail() {
         let body = "{\"results\":[]}";
-        let base = raw_server(answer(body.len(), body));
+        let base = raw_server(response(body.len(), body));
         let err = client(&base, Duration::from_secs(2)).push(&[event(1)]).await.unwrap_err();
         assert!(matches!(err, ApiError::Protocol(_)), "{err}");
     }
 
     #[tokio::test]
     async fn push_without_token_is_unauthorized() {
-        let client = ApiClient::new("http://127.0.0.1:9", None, None, Duration::from_secs(1)).unwrap();
+        let client =
+            ApiClient::new("http://127.0.0.1:9", None, None, Duration::from_secs(1)).unwrap();
         let err = client.push(&[event(1)]).await.unwrap_err();
         assert!(matches!(err, ApiError::Unauthorized), "{err}");
     }
@@ -365,7 +377,8 @@ mod tests {
     fn too_many_requests_keeps_retry_after() {
         let err = classify_status(StatusCode::TOO_MANY_REQUESTS, Some(Duration::from_secs(3)), b"");
         assert!(
-            matches!(err, ApiError::Transient { retry_after: Some(wait), .. } if wait == Duration::from_secs(3)),
+            matches!(err, ApiError::Transient { retry_after: Some(wait), .. }
+                if wait == Duration::from_secs(3)),
             "{err:?}"
         );
     }
@@ -392,7 +405,10 @@ mod tests {
     fn bad_request_carries_message() {
         let body = br#"{"error":"malformed_json","message":"invalid JSON request body"}"#;
         let err = classify_status(StatusCode::BAD_REQUEST, None, body);
-        assert!(matches!(&err, ApiError::BadRequest(detail) if detail.contains("invalid JSON")), "{err}");
+        assert!(
+            matches!(&err, ApiError::BadRequest(detail) if detail.contains("invalid JSON")),
+            "{err}"
+        );
     }
 
     #[test]

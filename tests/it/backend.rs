@@ -263,7 +263,8 @@ async fn wrong_token_is_unauthorized() {
     let mut terminal = mall.terminal("S1").await;
     let batch = terminal.receipts(&["JJD0001"]);
     let impostor =
-        ApiClient::new(&mall.backend.base_url(), Some("not-a-token".into()), None, TIMEOUT).unwrap();
+        ApiClient::new(&mall.backend.base_url(), Some("not-a-token".into()), None, TIMEOUT)
+            .unwrap();
 
     let pushed = impostor.push(&batch).await;
     let pulled = impostor.pull(None).await;
@@ -285,9 +286,8 @@ async fn foreign_store_parcel_is_forbidden() {
         courier: "SF".into(),
         deadline: None,
     };
-    let announced = mall
-        .admin_post("/admin/stores/S2/parcels", serde_json::to_value(&foreign).unwrap())
-        .await;
+    let announced =
+        mall.admin_post("/admin/stores/S2/parcels", serde_json::to_value(&foreign).unwrap()).await;
     assert_eq!(announced.status(), 201);
     let mut terminal = mall.terminal("S1").await;
     let batch = terminal.receipts(&["JJD0001", "SF9000001"]);
@@ -308,7 +308,8 @@ async fn oversized_batch_is_too_large() {
     let mall = Mall::start().await;
     let mut terminal = mall.terminal("S1").await;
     let barcodes: Vec<String> = (1..=MAX_PUSH_EVENTS + 1).map(|n| format!("X{n:05}")).collect();
-    let batch: Vec<Event> = barcodes.iter().map(|barcode| terminal.event(barcode, received())).collect();
+    let batch: Vec<Event> =
+        barcodes.iter().map(|barcode| terminal.event(barcode, received())).collect();
 
     let pushed = terminal.client.push(&batch).await;
 
@@ -410,7 +411,10 @@ async fn reused_seq_is_rejected() {
     let response = terminal.client.push(&[reused]).await.unwrap();
 
     let outcome = &response.results[0].outcome;
-    assert!(matches!(outcome, EventOutcome::Rejected { reason } if reason.contains("seq")), "{outcome:?}");
+    assert!(
+        matches!(outcome, EventOutcome::Rejected { reason } if reason.contains("seq")),
+        "{outcome:?}"
+    );
     assert_eq!(mall.parcel_state("S1", "JJD0002"), ParcelState::Announced);
 }
 
@@ -477,7 +481,10 @@ async fn handover_of_never_received_is_rejected() {
     let response = terminal.client.push(&[handover]).await.unwrap();
 
     let outcome = &response.results[0].outcome;
-    assert!(matches!(outcome, EventOutcome::Rejected { reason } if reason.contains("announced")), "{outcome:?}");
+    assert!(
+        matches!(outcome, EventOutcome::Rejected { reason } if reason.contains("announced")),
+        "{outcome:?}"
+    );
 }
 
 #[tokio::test]
@@ -488,7 +495,10 @@ async fn recall_then_handover_is_conflict() {
     let receipt = terminal.receipts(&["JJD0001"]);
     terminal.client.push(&receipt).await.unwrap();
     let recalled = mall
-        .admin_post("/admin/parcels/JJD0001/recall", serde_json::json!({ "reason": "seller recall" }))
+        .admin_post(
+            "/admin/parcels/JJD0001/recall",
+            serde_json::json!({ "reason": "seller recall" }),
+        )
         .await;
     assert_eq!(recalled.status(), 200);
     // The terminal was offline during the recall and still hands over.
@@ -502,7 +512,9 @@ async fn recall_then_handover_is_conflict() {
         .await
         .into_iter()
         .filter_map(|change| match change {
-            Change::Conflict { barcode, event_id, message, .. } => Some((barcode, event_id, message)),
+            Change::Conflict { barcode, event_id, message, .. } => {
+                Some((barcode, event_id, message))
+            }
             _ => None,
         })
         .collect();
@@ -589,7 +601,8 @@ async fn late_terminal_gets_live_codes() {
 async fn unexpected_receipt_creates_parcel() {
     let mall = Mall::start().await;
     let mut terminal = mall.terminal("S1").await;
-    let receipt = terminal.event("YT7700001", EventBody::Received { unexpected: true, shelf: None });
+    let receipt =
+        terminal.event("YT7700001", EventBody::Received { unexpected: true, shelf: None });
 
     let response = terminal.client.push(&[receipt]).await.unwrap();
 
@@ -599,11 +612,9 @@ async fn unexpected_receipt_creates_parcel() {
     assert!(parcels[0].unexpected);
     assert_eq!(parcels[0].state, ParcelState::Received);
     assert_eq!(mall.sms_codes("YT7700001").len(), 1);
-    let deadline_set = terminal
-        .pull_all()
-        .await
-        .into_iter()
-        .any(|change| matches!(change, Change::DeadlineSet { barcode, .. } if barcode == "YT7700001"));
+    let deadline_set = terminal.pull_all().await.into_iter().any(
+        |change| matches!(change, Change::DeadlineSet { barcode, .. } if barcode == "YT7700001"),
+    );
     assert!(deadline_set, "an unexpected parcel gets the default deadline");
 }
 
@@ -647,7 +658,7 @@ async fn restart_keeps_terminal_and_cursor() {
 }
 
 #[tokio::test]
-async fn rate_limit_answers_retry_after() {
+async fn rate_limit_sets_retry_after() {
     let mall = Mall::start_with(RateLimit { per_second: 0.5, burst: 2 }).await;
     let terminal = mall.terminal("S1").await;
     terminal.client.pull(None).await.unwrap();
@@ -729,4 +740,37 @@ async fn admin_enrolment_token_enrols() {
     let enrolled = client.enroll(token).await.unwrap();
 
     assert_eq!(enrolled.store_id, "S9");
+}
+
+#[tokio::test]
+async fn admin_form_recall_redirects_back() {
+    let mall = Mall::start().await;
+    mall.seed("S1", 1);
+    let no_redirects =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build();
+
+    let response = no_redirects
+        .unwrap()
+        .post(mall.url(&format!("/admin/parcels/JJD0001/recall?token={ADMIN_TOKEN}")))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("reason=damaged+stock")
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 303);
+    assert_eq!(mall.parcel_state("S1", "JJD0001"), ParcelState::Cancelled);
+}
+
+#[tokio::test]
+async fn admin_page_escapes_barcodes() {
+    let mall = Mall::start().await;
+    let mut terminal = mall.terminal("S1").await;
+    let receipt = terminal.event("<i>X1", received());
+    terminal.client.push(&[receipt]).await.unwrap();
+
+    let html = reqwest::get(mall.backend.admin_url()).await.unwrap().text().await.unwrap();
+
+    assert!(!html.contains("<i>X1"));
+    assert!(html.contains("&lt;i&gt;X1"));
 }
