@@ -43,6 +43,7 @@ impl FromRequestParts<SharedState> for TerminalAuth {
         let token = token.to_string();
         let terminal = state.with_db(move |conn, _| Ok(enrol::authenticate(conn, &token)?)).await?;
         let Some(terminal) = terminal else {
+            tracing::info!(path = parts.uri.path(), "request with an unknown bearer token");
             return Err(ApiFailure::unauthorized(
                 "unauthorized",
                 "unknown bearer token; enrol the terminal again",
@@ -137,10 +138,18 @@ pub async fn push_events(
     TerminalAuth(terminal): TerminalAuth,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<PushResponse>, ApiFailure> {
-    let bytes = body.map_err(body_failure)?;
-    let request: PushRequest = parse_json(&bytes)?;
+    let terminal_id = terminal.terminal_id.clone();
+    let parsed = body.map_err(body_failure).and_then(|bytes| parse_json::<PushRequest>(&bytes));
+    let request = match parsed {
+        Ok(request) => request,
+        Err(failure) => {
+            tracing::warn!(terminal_id, error = failure.code, "push body rejected");
+            return Err(failure);
+        }
+    };
     let count = request.events.len();
     if count > MAX_PUSH_EVENTS {
+        tracing::warn!(terminal_id, events = count, "push rejected: too many events");
         return Err(ApiFailure::too_large(
             "too_many_events",
             format!("push has {count} events; send at most {MAX_PUSH_EVENTS} per request"),
@@ -151,7 +160,6 @@ pub async fn push_events(
     }
 
     let now = Utc::now();
-    let terminal_id = terminal.terminal_id.clone();
     let results = state
         .with_db(move |conn, state| {
             apply_batch(conn, &state.issuer(), &terminal, &request.events, now)

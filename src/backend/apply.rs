@@ -76,6 +76,11 @@ fn check_terminal_ids(terminal: &Terminal, events: &[Event]) -> Result<(), ApiFa
     if foreign.is_empty() {
         return Ok(());
     }
+    tracing::warn!(
+        terminal_id = terminal.terminal_id,
+        events = foreign.len(),
+        "push rejected: events name another terminal"
+    );
     Err(ApiFailure::new(
         axum::http::StatusCode::FORBIDDEN,
         "wrong_terminal",
@@ -107,6 +112,11 @@ fn check_foreign_barcodes(
     if foreign.is_empty() {
         return Ok(());
     }
+    tracing::warn!(
+        terminal_id = terminal.terminal_id,
+        events = foreign.len(),
+        "push rejected: events name parcels of another store"
+    );
     Err(ApiFailure::new(
         axum::http::StatusCode::FORBIDDEN,
         "foreign_parcel",

@@ -56,6 +56,16 @@ impl BackendConfig {
     }
 }
 
+impl Default for BackendConfig {
+    /// Returns `mall-backend.db` in the working directory, a free port on
+    /// 127.0.0.1, and a random admin token (read it back from
+    /// [`RunningBackend::admin_url`]).
+    fn default() -> Self {
+        let listen = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+        BackendConfig::new("mall-backend.db", listen, enrol::random_token())
+    }
+}
+
 impl fmt::Debug for BackendConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BackendConfig")

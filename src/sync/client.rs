@@ -109,6 +109,12 @@ impl ApiClient {
         Ok(ApiClient { http, base_url, token })
     }
 
+    /// Returns a client for the same backend with another bearer token, for
+    /// example the one enrolment returned. The connection pool is shared.
+    pub fn with_token(&self, token: String) -> ApiClient {
+        ApiClient { http: self.http.clone(), base_url: self.base_url.clone(), token: Some(token) }
+    }
+
     /// Returns the backend's base URL, always ending in `/`.
     pub fn base_url(&self) -> &Url {
         &self.base_url

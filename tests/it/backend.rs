@@ -47,9 +47,7 @@ impl Mall {
         let token = backend::create_enrolment(&self.db(), store).unwrap();
         let anonymous = ApiClient::new(&self.backend.base_url(), None, None, TIMEOUT).unwrap();
         let enrolled = anonymous.enroll(&token).await.unwrap();
-        let client =
-            ApiClient::new(&self.backend.base_url(), Some(enrolled.token.clone()), None, TIMEOUT)
-                .unwrap();
+        let client = anonymous.with_token(enrolled.token.clone());
         Terminal { enrolled, client, next_seq: 1 }
     }
 
