@@ -300,8 +300,8 @@ impl Context<'_> {
             }
             ParcelState::Cancelled => {
                 // The parcel is physically here, so the receipt is kept. It
-                // must go back, so it gets no code, and the conflict tells
-                // the terminal why.
+                // must go back, so it gets no code, and the conflict message
+                // gives the terminal the reason.
                 parcels::set_state(self.tx, parcel, ParcelState::Recalled, shelf, self.now)?;
                 let reason = "order cancelled by the mall";
                 self.tx.execute(

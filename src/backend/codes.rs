@@ -10,7 +10,8 @@
 //! database, so the codes table alone reveals no code.
 //!
 //! Note that the bundled SMS outbox, in the same database, contains every
-//! message with its code, because it stands in for the customers' phones.
+//! message with its code, because it takes the place of the customers'
+//! phones.
 
 use std::fmt;
 use std::fs;

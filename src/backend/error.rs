@@ -58,7 +58,7 @@ impl ApiFailure {
     }
 
     /// Builds the 500 response for an unexpected failure and logs the cause,
-    /// which the client never sees.
+    /// which is kept out of the response.
     pub fn internal(err: &anyhow::Error) -> Self {
         tracing::error!(error = format!("{err:#}"), "backend request failed");
         Self::new(

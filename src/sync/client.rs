@@ -1,7 +1,7 @@
 //! Typed HTTP client for the mall's sync protocol.
 //!
 //! Every failure comes back as an [`ApiError`]. [`ApiError::is_transient`]
-//! tells whether retrying can help: it is true for network failures,
+//! returns whether retrying can help: it is true for network failures,
 //! timeouts, 5xx, 429 and unreadable response bodies, and false for
 //! responses that will not change on a resend.
 
@@ -99,7 +99,9 @@ impl ApiClient {
             let certificates = Certificate::from_pem_bundle(&pem)
                 .map_err(|err| ApiError::Config(format!("invalid root certificate PEM: {err}")))?;
             if certificates.is_empty() {
-                return Err(ApiError::Config("root certificate PEM holds no certificate".into()));
+                return Err(ApiError::Config(
+                    "root certificate PEM contains no certificate".into(),
+                ));
             }
             builder = builder.tls_certs_merge(certificates);
         }
@@ -335,7 +337,7 @@ mod tests {
     async fn silent_server_times_out_transient() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        // Accepts one connection and never answers; the thread ends with
+        // Accepts one connection and never responds; the thread ends with
         // the test process.
         std::thread::spawn(move || {
             let held = listener.accept();
