@@ -213,13 +213,6 @@ pub fn ensure_store(conn: &Connection, store_id: &str, now: DateTime<Utc>) -> an
     Ok(())
 }
 
-/// Returns whether the store exists.
-pub fn store_exists(conn: &Connection, store_id: &str) -> rusqlite::Result<bool> {
-    conn.query_row("SELECT EXISTS (SELECT 1 FROM stores WHERE store_id = ?1)", [store_id], |row| {
-        row.get(0)
-    })
-}
-
 /// Checks that a store id is 1 to 32 ASCII letters, digits, `-` or `_`.
 pub fn check_store_id(store_id: &str) -> anyhow::Result<()> {
     let valid_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';

@@ -7,7 +7,7 @@
 //! [`seed`], [`create_enrolment`] and the read helpers work on the database
 //! file directly, with or without a server running on it.
 //!
-//! Layout: [`db`] contains the schema, `parcels` the manifest and mall-side
+//! Layout: `db` contains the schema, `parcels` the manifest and mall-side
 //! actions, `apply` the rules for pushed events, `codes` verification codes
 //! and the SMS gateway, `changes` the change log and cursors, `enrol`
 //! tokens and terminals, `api` and `admin` the HTTP handlers.
@@ -17,7 +17,7 @@ mod api;
 mod apply;
 mod changes;
 mod codes;
-pub mod db;
+mod db;
 mod enrol;
 mod error;
 mod inspect;
