@@ -13,6 +13,7 @@ pub mod backend;
 pub mod cli;
 pub mod config;
 pub mod desk;
+pub mod demo;
 pub mod protocol;
 pub mod scan;
 pub mod store;

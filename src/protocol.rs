@@ -6,7 +6,9 @@
 //! exchanges and `docs/openapi.yaml` the HTTP surface.
 
 use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
+use sha2::Sha256;
 use uuid::Uuid;
 
 /// Path prefix of every protocol endpoint.
@@ -243,6 +245,15 @@ pub struct PullResponse {
     pub more: bool,
 }
 
+/// Returns the `code_hash` of a [`Change::CodeIssued`]: lowercase hex of
+/// HMAC-SHA256 over the six ASCII digits of `code`, keyed with the
+/// terminal's `code_key` after hex decoding.
+pub fn code_hash(code_key: &[u8], code: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(code_key).expect("HMAC takes any key length");
+    mac.update(code.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
 /// Body of every error response.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ErrorBody {
@@ -280,6 +291,13 @@ mod tests {
     fn reject_reason_parses_dash_and_case() {
         assert_eq!(RejectReason::parse("Wrong-Address"), Some(RejectReason::WrongAddress));
         assert_eq!(RejectReason::parse("melted"), None);
+    }
+
+    #[test]
+    fn code_hash_matches_python_hmac() {
+        // Computed with Python's hmac module over key 0x01 * 32.
+        let expected = "a25ca770633ffcd93080d6395068543edaaed4603c6b80a24330a8b625d8abc3";
+        assert_eq!(code_hash(&[1; 32], "123456"), expected);
     }
 
     #[test]

@@ -276,6 +276,7 @@ fn handle_push_error(
         ApiError::Transient { retry_after, detail } => {
             Err(SyncError::Transient(detail, retry_after))
         }
+        ApiError::Protocol(detail) | ApiError::Config(detail) => Err(SyncError::Protocol(detail)),
     }
 }
 

@@ -2,5 +2,7 @@
 //! program, server or screens against real files, loopback sockets or a
 //! headless window.
 
+mod backend;
 mod cli;
 mod screens;
+mod sync;
