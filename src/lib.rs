@@ -12,8 +12,8 @@
 pub mod backend;
 pub mod cli;
 pub mod config;
-pub mod desk;
 pub mod demo;
+pub mod desk;
 pub mod protocol;
 pub mod scan;
 pub mod store;

@@ -9,10 +9,7 @@ fn main() {
             pickup_terminal::cli::init_logging("warn");
             pickup_terminal::cli::run(&cli, command)
         }
-        None => {
-            eprintln!("error: the clerk's screen is not built yet: give a command, see --help");
-            1
-        }
+        None => pickup_terminal::ui::launch::run(&cli),
     };
     std::process::exit(code);
 }

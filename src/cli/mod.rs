@@ -34,6 +34,11 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
+    /// Backend address for this start of the clerk's screen, replacing the
+    /// enrolled one (no embedded demo then)
+    #[arg(long, value_name = "URL")]
+    pub backend: Option<String>,
+
     /// Print machine-readable JSON instead of text
     #[arg(long, global = true)]
     pub json: bool,

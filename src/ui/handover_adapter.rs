@@ -23,7 +23,9 @@ pub struct HandoverState {
 
 impl std::fmt::Debug for HandoverState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HandoverState").field("unlocked", &self.unlocked.len()).finish_non_exhaustive()
+        f.debug_struct("HandoverState")
+            .field("unlocked", &self.unlocked.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -102,8 +104,11 @@ fn enter_code(app: &AppWindow, shell: &Shell, code: &str) {
     match result {
         Ok(parcels) => {
             let count = parcels.len();
-            *shell.handover.borrow_mut() =
-                HandoverState { code: Some(code.to_owned()), unlocked: parcels, handed_over: Vec::new() };
+            *shell.handover.borrow_mut() = HandoverState {
+                code: Some(code.to_owned()),
+                unlocked: parcels,
+                handed_over: Vec::new(),
+            };
             show_parcels(app, shell);
             adapter.set_step(HandoverStep::ConfirmParcel);
             let detail = if count == 1 {
@@ -165,7 +170,13 @@ fn confirm_parcel(app: &AppWindow, shell: &Shell, barcode: &str) {
             show_parcels(app, shell);
             if all_done {
                 adapter.set_step(HandoverStep::Done);
-                show(app, shell, OutcomeKind::Success, "Handed over", &format!("Give {} to the customer", parcel.barcode));
+                show(
+                    app,
+                    shell,
+                    OutcomeKind::Success,
+                    "Handed over",
+                    &format!("Give {} to the customer", parcel.barcode),
+                );
             } else {
                 adapter.set_step(HandoverStep::ConfirmParcel);
                 show(app, shell, OutcomeKind::Success, "Handed over", "Scan the next parcel");

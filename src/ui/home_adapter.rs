@@ -45,11 +45,15 @@ pub fn load_problems(app: &AppWindow, shell: &Shell) {
     let mut rows = Vec::new();
     for entry in desk.quarantined().unwrap_or_default() {
         rows.push(ProblemRow {
-            title: format!("Not accepted by the mall: {} {}", entry.body.kind().replace('_', " "), entry.barcode)
-                .into(),
+            title: format!(
+                "Not accepted by the mall: {} {}",
+                entry.body.kind().replace('_', " "),
+                entry.barcode
+            )
+            .into(),
             detail: entry.last_error.clone().unwrap_or_default().into(),
-            what_to_do: "Keep the parcel apart and call the mall's customer service with its number"
-                .into(),
+            what_to_do:
+                "Keep the parcel apart and call the mall's customer service with its number".into(),
         });
     }
     for conflict in desk.conflicts().unwrap_or_default().iter().filter(|c| !c.acknowledged) {

@@ -10,6 +10,7 @@
 mod cards;
 mod handover_adapter;
 mod home_adapter;
+pub mod launch;
 mod receive_adapter;
 mod returns_adapter;
 mod settings_adapter;

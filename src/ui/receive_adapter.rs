@@ -84,7 +84,13 @@ pub fn on_scan(app: &AppWindow, shell: &Shell, scan: &Scan) {
         shell.receive.borrow_mut().pending_reject = Some(text.trim().to_owned());
         adapter.set_reason_picker_open(true);
         adapter.set_has_card(false);
-        show(app, shell, OutcomeKind::Warning, "Damaged", &format!("Why is {} rejected?", text.trim()));
+        show(
+            app,
+            shell,
+            OutcomeKind::Warning,
+            "Damaged",
+            &format!("Why is {} rejected?", text.trim()),
+        );
         return;
     }
     let result = shell.desk.borrow_mut().receive(text);
@@ -170,7 +176,8 @@ fn reject(app: &AppWindow, shell: &Shell, reason: &str, note: &str) {
             }
             adapter.set_card(card(&parcel));
             adapter.set_has_card(true);
-            let detail = format!("{}: give it back to the courier", reason.as_str().replace('_', " "));
+            let detail =
+                format!("{}: give it back to the courier", reason.as_str().replace('_', " "));
             show(app, shell, OutcomeKind::Warning, "Rejected", &detail);
         }
         Err(error) => show(app, shell, OutcomeKind::Error, "Not rejected", &error.to_string()),
@@ -188,7 +195,13 @@ fn shelve_last(app: &AppWindow, shell: &Shell, scan: &Scan) {
     match result {
         Ok(parcel) => {
             app.global::<ReceiveAdapter>().set_card(card(&parcel));
-            show(app, shell, OutcomeKind::Success, "Shelved", &format!("{barcode} on shelf {shelf}"));
+            show(
+                app,
+                shell,
+                OutcomeKind::Success,
+                "Shelved",
+                &format!("{barcode} on shelf {shelf}"),
+            );
         }
         Err(error) => show(app, shell, OutcomeKind::Error, "Not shelved", &error.to_string()),
     }

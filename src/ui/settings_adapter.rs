@@ -31,7 +31,9 @@ pub fn load(app: &AppWindow, shell: &Shell) {
             );
             adapter.set_status_text(text.into());
         }
-        Ok(None) => adapter.set_status_text("Not enrolled: enter the backend address and token".into()),
+        Ok(None) => {
+            adapter.set_status_text("Not enrolled: enter the backend address and token".into())
+        }
         Err(error) => adapter.set_status_text(error.to_string().into()),
     }
     adapter.set_enrolment_token("".into());
@@ -56,7 +58,10 @@ fn enroll(app: &AppWindow, shell: &Shell, url: String, token: String) {
                 if let Some(notify) = notify {
                     notify();
                 }
-                format!("Enrolled as terminal {} of store {}", credentials.terminal_id, credentials.store_id)
+                format!(
+                    "Enrolled as terminal {} of store {}",
+                    credentials.terminal_id, credentials.store_id
+                )
             }
             Err(error) => format!("Enrolment failed: {error}"),
         };

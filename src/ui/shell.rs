@@ -139,7 +139,9 @@ impl Shell {
             Page::Receive => receive_adapter::on_scan(app, self, scan),
             Page::Handover => handover_adapter::on_scan(app, self, &scan.text),
             Page::Returns => returns_adapter::on_scan(app, self, &scan.text),
-            page => tracing::debug!(?page, kind = ?scan.kind, "ui: scan ignored on a page without a scan field"),
+            page => {
+                tracing::debug!(?page, kind = ?scan.kind, "ui: scan ignored on a page without a scan field")
+            }
         }
         self.refresh(app);
     }
@@ -208,8 +210,12 @@ impl Shell {
 pub fn not_a_parcel(scan: &Scan) -> Option<&'static str> {
     match scan.kind {
         ScanKind::PickupCode => Some("This is a pickup code: open Hand over to use it"),
-        ScanKind::Product => Some("This is a product barcode, not a parcel label: scan the courier label"),
-        ScanKind::Gs1 => Some("This is a GS1 product label, not a parcel label: scan the courier label"),
+        ScanKind::Product => {
+            Some("This is a product barcode, not a parcel label: scan the courier label")
+        }
+        ScanKind::Gs1 => {
+            Some("This is a GS1 product label, not a parcel label: scan the courier label")
+        }
         _ => None,
     }
 }
@@ -226,7 +232,8 @@ where
 
 fn wire_app_state(app: &AppWindow, shell: &Rc<Shell>) {
     let weak = Rc::downgrade(shell);
-    app.global::<AppState>().on_navigate(move |page| with(&weak, |app, shell| shell.open(app, page)));
+    app.global::<AppState>()
+        .on_navigate(move |page| with(&weak, |app, shell| shell.open(app, page)));
     let weak = Rc::downgrade(shell);
     app.global::<AppState>().on_sign_out(move || {
         with(&weak, |app, shell| {

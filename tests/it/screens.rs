@@ -14,9 +14,9 @@ use std::rc::Rc;
 
 use i_slint_backend_testing::{ElementHandle, TestingBackend, TestingBackendOptions};
 use pickup_terminal::ui::{
-    AppState, AppWindow, HandoverAdapter, HandoverStep, HomeAdapter, LanguageChoice,
-    OutcomeKind, Page, ParcelCard, ProblemRow, ProblemsAdapter, ReceiveAdapter, ReturnItem,
-    ReturnsAdapter, ScanInput, SettingsAdapter, SignInAdapter,
+    AppState, AppWindow, HandoverAdapter, HandoverStep, HomeAdapter, LanguageChoice, OutcomeKind,
+    Page, ParcelCard, ProblemRow, ProblemsAdapter, ReceiveAdapter, ReturnItem, ReturnsAdapter,
+    ScanInput, SettingsAdapter, SignInAdapter,
 };
 use slint::platform::{Key, WindowEvent};
 use slint::{ComponentHandle, ModelRc, PhysicalSize, Rgba8Pixel, SharedPixelBuffer, VecModel};
@@ -397,8 +397,9 @@ fn reason_buttons_reject_with_note() {
     show_receive_reasons(&app);
     let rejected = Rc::new(RefCell::new(Vec::new()));
     let sink = rejected.clone();
-    app.global::<ReceiveAdapter>()
-        .on_reject_last(move |reason, note| sink.borrow_mut().push((reason.to_string(), note.to_string())));
+    app.global::<ReceiveAdapter>().on_reject_last(move |reason, note| {
+        sink.borrow_mut().push((reason.to_string(), note.to_string()))
+    });
 
     find(&app, "reason note").set_accessible_value("corner caved in");
     press(&app, "reason crushed");
@@ -500,7 +501,11 @@ fn outcome_banner_shows_title_and_detail() {
 #[test]
 fn labelled_elements_exist_on_every_page() {
     let pages: [(&str, fn(&AppWindow), &[&str]); 8] = [
-        ("sign in", show_sign_in, &["operator id", "pin", "sign in error", "keypad 0", "keypad enter"]),
+        (
+            "sign in",
+            show_sign_in,
+            &["operator id", "pin", "sign in error", "keypad 0", "keypad enter"],
+        ),
         (
             "home",
             show_home,
@@ -519,7 +524,11 @@ fn labelled_elements_exist_on_every_page() {
                 "status unsent",
             ],
         ),
-        ("receive", show_receive, &["scan field", "outcome", "parcel card", "damaged", "receive finish"]),
+        (
+            "receive",
+            show_receive,
+            &["scan field", "outcome", "parcel card", "damaged", "receive finish"],
+        ),
         (
             "reason picker",
             show_receive_reasons,
@@ -534,13 +543,35 @@ fn labelled_elements_exist_on_every_page() {
                 "reason cancel",
             ],
         ),
-        ("handover code", show_handover_code, &["code entry", "scan field", "keypad clear", "scan code with camera", "handover home"]),
-        ("handover confirm", show_handover_confirm, &["scan field", "handover parcel count", "handover cancel"]),
-        ("returns", show_returns, &["scan field", "returns progress", "courier id", "confirm return", "returns home"]),
+        (
+            "handover code",
+            show_handover_code,
+            &["code entry", "scan field", "keypad clear", "scan code with camera", "handover home"],
+        ),
+        (
+            "handover confirm",
+            show_handover_confirm,
+            &["scan field", "handover parcel count", "handover cancel"],
+        ),
+        (
+            "returns",
+            show_returns,
+            &["scan field", "returns progress", "courier id", "confirm return", "returns home"],
+        ),
         (
             "settings",
             show_settings,
-            &["backend url", "enrolment token", "enroll", "settings status", "language en", "shift start", "shift end", "settings save", "sign out"],
+            &[
+                "backend url",
+                "enrolment token",
+                "enroll",
+                "settings status",
+                "language en",
+                "shift start",
+                "shift end",
+                "settings save",
+                "sign out",
+            ],
         ),
     ];
 

@@ -178,8 +178,12 @@ async fn answer_lost_before_commit_is_duplicate() {
     // between the backend's answer and the local commit.
     let credentials = Credentials::load(&setup.terminal_dir).unwrap().unwrap();
     let client = sync::engine::client_for(&credentials, &sync_config()).unwrap();
-    let events: Vec<_> =
-        desk.queue().unwrap().iter().map(|entry| entry.to_event(&credentials.terminal_id)).collect();
+    let events: Vec<_> = desk
+        .queue()
+        .unwrap()
+        .iter()
+        .map(|entry| entry.to_event(&credentials.terminal_id))
+        .collect();
     client.push(&events).await.unwrap();
 
     let report = setup.sync().await.unwrap();

@@ -1,0 +1,106 @@
+//! Starting the clerk's screen: settings, the embedded demo when no real
+//! backend is configured, the sync engine on its own runtime, then the
+//! window's event loop.
+
+use slint::ComponentHandle;
+
+use super::{AppWindow, Context, Shell};
+use crate::cli::{self, Cli};
+use crate::desk::{Desk, DeskError};
+use crate::store::credentials::Credentials;
+use crate::sync::SyncHandle;
+use crate::{demo, scan};
+
+/// Runs the app until its window closes and returns the exit status.
+pub fn run(cli: &Cli) -> i32 {
+    cli::init_logging("info");
+    match run_app(cli) {
+        Ok(()) => 0,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            tracing::error!(error = %format!("{error:#}"), "app: stopped");
+            1
+        }
+    }
+}
+
+/// True when this start should run the embedded demo: no backend on the
+/// command line or in the settings, and no enrolment with a real store.
+fn wants_demo(cli: &Cli, config: &crate::config::Config, enrolled: Option<&Credentials>) -> bool {
+    let configured = cli.backend.is_some() || config.backend.url.is_some();
+    let real_enrolment =
+        enrolled.is_some_and(|credentials| credentials.store_id != demo::DEMO_STORE);
+    !configured && !real_enrolment
+}
+
+fn run_app(cli: &Cli) -> anyhow::Result<()> {
+    let config = cli::load_config(cli)?;
+    let data_dir = cli::data_dir(cli)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("sync")
+        .enable_all()
+        .build()?;
+    std::fs::create_dir_all(&data_dir)?;
+    let enrolled = Credentials::load(&data_dir)?;
+
+    let demo = if wants_demo(cli, &config, enrolled.as_ref()) {
+        let demo = runtime.block_on(demo::start(&data_dir))?;
+        tracing::info!("demo: admin page at {}", demo.admin_url());
+        eprintln!("demo: admin page at {}", demo.admin_url());
+        Some(demo)
+    } else {
+        point_at_backend(cli, &data_dir, enrolled)?;
+        None
+    };
+
+    let desk = Desk::open(&data_dir, config.desk_config()).map_err(anyhow_from_desk)?;
+    let sync = SyncHandle::spawn(runtime.handle(), data_dir.clone(), config.sync_config());
+    let app = AppWindow::new()?;
+    let size = slint::LogicalSize::new(config.screen.width as f32, config.screen.height as f32);
+    app.window().set_size(size);
+    let wedge = scan::WedgeConfig {
+        prefixes: config.scanner.prefixes.clone(),
+        suffixes: config.scanner.suffixes.clone(),
+        blanking: std::time::Duration::from_millis(u64::from(config.scanner.blanking_ms)),
+        ..scan::WedgeConfig::default()
+    };
+    let context = Context {
+        desk,
+        sync: Some(sync),
+        runtime: Some(runtime.handle().clone()),
+        sync_config: config.sync_config(),
+        wedge,
+    };
+    let _shell = Shell::install(&app, context);
+    tracing::info!(data_dir = %data_dir.display(), "app: window open");
+    app.run()?;
+    tracing::info!("app: window closed");
+    if let Some(demo) = demo {
+        runtime.block_on(demo.shutdown());
+    }
+    Ok(())
+}
+
+/// Points an enrolled terminal at the backend named on the command line or
+/// in the settings, keeping its enrolment.
+fn point_at_backend(
+    cli: &Cli,
+    data_dir: &std::path::Path,
+    enrolled: Option<Credentials>,
+) -> anyhow::Result<()> {
+    let Some(url) = cli.backend.clone() else { return Ok(()) };
+    match enrolled {
+        Some(mut credentials) if credentials.backend_url != url => {
+            credentials.backend_url = url;
+            credentials.save(data_dir)?;
+        }
+        Some(_) => {}
+        None => tracing::warn!("app: not enrolled; enrol in Settings to reach {url}"),
+    }
+    Ok(())
+}
+
+fn anyhow_from_desk(error: DeskError) -> anyhow::Error {
+    anyhow::anyhow!(error.to_string())
+}
