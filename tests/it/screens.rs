@@ -14,11 +14,11 @@ use std::rc::Rc;
 
 use i_slint_backend_testing::{ElementHandle, TestingBackend, TestingBackendOptions};
 use pickup_terminal::ui::{
-    AppState, AppWindow, HandoverAdapter, HandoverStep, HomeAdapter, LanguageChoice,
-    OutcomeKind, Page, ParcelCard, ProblemRow, ProblemsAdapter, ReceiveAdapter, ReturnItem,
-    ReturnsAdapter, ScanInput, SettingsAdapter, SignInAdapter,
+    AppState, AppWindow, HandoverAdapter, HandoverStep, HomeAdapter, LanguageChoice, OutcomeKind,
+    Page, ParcelCard, ProblemRow, ProblemsAdapter, ReceiveAdapter, ReturnItem, ReturnsAdapter,
+    ScanInput, SettingsAdapter, SignInAdapter,
 };
-use slint::platform::{Key, WindowEvent};
+use slint::platform::{Key, PointerEventButton, WindowEvent};
 use slint::{ComponentHandle, ModelRc, PhysicalSize, Rgba8Pixel, SharedPixelBuffer, VecModel};
 
 const WIDTH: u32 = 480;
@@ -30,9 +30,9 @@ const ERROR_RED: Rgba8Pixel = Rgba8Pixel { r: 0xc0, g: 0x15, b: 0x1b, a: 0xff };
 const SUCCESS_GREEN: Rgba8Pixel = Rgba8Pixel { r: 0x0b, g: 0x7a, b: 0x34, a: 0xff };
 
 /// Installs the testing backend with the software renderer on this thread.
-/// Slint keeps its platform per thread, and the test harness runs tests on
-/// several threads, so each test calls this; a second call on one thread is
-/// a no-op.
+/// Slint keeps its platform in a thread-local slot and the test harness runs
+/// tests on several threads, so every test calls this. Later calls on the
+/// same thread do nothing.
 fn init_backend() {
     thread_local! {
         static INSTALLED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
@@ -45,7 +45,8 @@ fn init_backend() {
         threading: false,
         renderer_name: Some("software".into()),
     });
-    slint::platform::set_platform(Box::new(backend)).expect("Slint platform already set");
+    slint::platform::set_platform(Box::new(backend))
+        .expect("installing the testing backend failed");
     INSTALLED.set(true);
 }
 
@@ -257,8 +258,11 @@ fn show_settings(app: &AppWindow) {
     settings.set_status_text("Enrolled as store 0042, terminal 3".into());
 }
 
+/// A function that sets the adapters to the sample data of one screen state.
+type ShowScene = fn(&AppWindow);
+
 /// Every screen and state worth looking at, with the name of its PNG.
-const SCENES: &[(&str, fn(&AppWindow))] = &[
+const SCENES: &[(&str, ShowScene)] = &[
     ("sign_in", show_sign_in),
     ("home", show_home),
     ("receive", show_receive),
@@ -351,7 +355,7 @@ fn every_scene_renders_to_png() {
 
 #[test]
 fn scanner_keys_reach_rust_on_scan_pages() {
-    let scenes: [(&str, fn(&AppWindow)); 5] = [
+    let scenes: [(&str, ShowScene); 5] = [
         ("receive", show_receive),
         ("handover code", show_handover_code),
         ("handover confirm", show_handover_confirm),
@@ -382,7 +386,7 @@ fn scanner_focus_returns_after_reason_note() {
         weak.unwrap().global::<ReceiveAdapter>().set_reason_picker_open(false);
     });
 
-    find(&app, "reason note").mock_single_click(slint::platform::PointerEventButton::Left);
+    find(&app, "reason note").mock_single_click(PointerEventButton::Left);
     type_keys(&app, &["x"]);
     assert!(keys.borrow().is_empty(), "note field did not take the typed key");
 
@@ -392,13 +396,30 @@ fn scanner_focus_returns_after_reason_note() {
 }
 
 #[test]
+fn scan_field_tap_takes_focus_back() {
+    let app = new_window();
+    show_returns(&app);
+    let keys = record_scan_keys(&app);
+
+    find(&app, "courier id").mock_single_click(PointerEventButton::Left);
+    type_keys(&app, &["C", "7"]);
+    assert_eq!(app.global::<ReturnsAdapter>().get_courier_id(), "C7");
+    assert!(keys.borrow().is_empty(), "courier field did not take the typed keys");
+
+    find(&app, "scan field").mock_single_click(PointerEventButton::Left);
+    type_keys(&app, &["9"]);
+    assert_eq!(*keys.borrow(), ["9"]);
+}
+
+#[test]
 fn reason_buttons_reject_with_note() {
     let app = new_window();
     show_receive_reasons(&app);
     let rejected = Rc::new(RefCell::new(Vec::new()));
     let sink = rejected.clone();
-    app.global::<ReceiveAdapter>()
-        .on_reject_last(move |reason, note| sink.borrow_mut().push((reason.to_string(), note.to_string())));
+    app.global::<ReceiveAdapter>().on_reject_last(move |reason, note| {
+        sink.borrow_mut().push((reason.to_string(), note.to_string()))
+    });
 
     find(&app, "reason note").set_accessible_value("corner caved in");
     press(&app, "reason crushed");
@@ -499,8 +520,12 @@ fn outcome_banner_shows_title_and_detail() {
 
 #[test]
 fn labelled_elements_exist_on_every_page() {
-    let pages: [(&str, fn(&AppWindow), &[&str]); 8] = [
-        ("sign in", show_sign_in, &["operator id", "pin", "sign in error", "keypad 0", "keypad enter"]),
+    let pages: [(&str, ShowScene, &[&str]); 8] = [
+        (
+            "sign in",
+            show_sign_in,
+            &["operator id", "pin", "sign in error", "keypad 0", "keypad enter"],
+        ),
         (
             "home",
             show_home,
@@ -519,7 +544,11 @@ fn labelled_elements_exist_on_every_page() {
                 "status unsent",
             ],
         ),
-        ("receive", show_receive, &["scan field", "outcome", "parcel card", "damaged", "receive finish"]),
+        (
+            "receive",
+            show_receive,
+            &["scanner input", "scan field", "outcome", "parcel card", "damaged", "receive finish"],
+        ),
         (
             "reason picker",
             show_receive_reasons,
@@ -534,13 +563,35 @@ fn labelled_elements_exist_on_every_page() {
                 "reason cancel",
             ],
         ),
-        ("handover code", show_handover_code, &["code entry", "scan field", "keypad clear", "scan code with camera", "handover home"]),
-        ("handover confirm", show_handover_confirm, &["scan field", "handover parcel count", "handover cancel"]),
-        ("returns", show_returns, &["scan field", "returns progress", "courier id", "confirm return", "returns home"]),
+        (
+            "handover code",
+            show_handover_code,
+            &["code entry", "scan field", "keypad clear", "scan code with camera", "handover home"],
+        ),
+        (
+            "handover confirm",
+            show_handover_confirm,
+            &["scan field", "handover parcel count", "handover cancel"],
+        ),
+        (
+            "returns",
+            show_returns,
+            &["scan field", "returns progress", "courier id", "confirm return", "returns home"],
+        ),
         (
             "settings",
             show_settings,
-            &["backend url", "enrolment token", "enroll", "settings status", "language en", "shift start", "shift end", "settings save", "sign out"],
+            &[
+                "backend url",
+                "enrolment token",
+                "enroll",
+                "settings status",
+                "language en",
+                "shift start",
+                "shift end",
+                "settings save",
+                "sign out",
+            ],
         ),
     ];
 
