@@ -24,7 +24,7 @@ pub use shell::{Context, Shell};
 
 slint::include_modules!();
 
-/// What one key event passed to `ScanInput.key` contributes to a scan.
+/// The part one key event, as passed to `ScanInput.key`, plays in a scan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScanKey {
     /// Text the scanner typed, usually one character. Control characters

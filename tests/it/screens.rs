@@ -18,7 +18,7 @@ use pickup_terminal::ui::{
     Page, ParcelCard, ProblemRow, ProblemsAdapter, ReceiveAdapter, ReturnItem, ReturnsAdapter,
     ScanInput, SettingsAdapter, SignInAdapter,
 };
-use slint::platform::{Key, WindowEvent};
+use slint::platform::{Key, PointerEventButton, WindowEvent};
 use slint::{ComponentHandle, ModelRc, PhysicalSize, Rgba8Pixel, SharedPixelBuffer, VecModel};
 
 const WIDTH: u32 = 480;
@@ -30,9 +30,9 @@ const ERROR_RED: Rgba8Pixel = Rgba8Pixel { r: 0xc0, g: 0x15, b: 0x1b, a: 0xff };
 const SUCCESS_GREEN: Rgba8Pixel = Rgba8Pixel { r: 0x0b, g: 0x7a, b: 0x34, a: 0xff };
 
 /// Installs the testing backend with the software renderer on this thread.
-/// Slint keeps its platform per thread, and the test harness runs tests on
-/// several threads, so each test calls this; a second call on one thread is
-/// a no-op.
+/// Slint keeps its platform in a thread-local slot and the test harness runs
+/// tests on several threads, so every test calls this. Later calls on the
+/// same thread do nothing.
 fn init_backend() {
     thread_local! {
         static INSTALLED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
@@ -45,7 +45,8 @@ fn init_backend() {
         threading: false,
         renderer_name: Some("software".into()),
     });
-    slint::platform::set_platform(Box::new(backend)).expect("Slint platform already set");
+    slint::platform::set_platform(Box::new(backend))
+        .expect("installing the testing backend failed");
     INSTALLED.set(true);
 }
 
@@ -257,8 +258,11 @@ fn show_settings(app: &AppWindow) {
     settings.set_status_text("Enrolled as store 0042, terminal 3".into());
 }
 
+/// A function that sets the adapters to the sample data of one screen state.
+type ShowScene = fn(&AppWindow);
+
 /// Every screen and state worth looking at, with the name of its PNG.
-const SCENES: &[(&str, fn(&AppWindow))] = &[
+const SCENES: &[(&str, ShowScene)] = &[
     ("sign_in", show_sign_in),
     ("home", show_home),
     ("receive", show_receive),
@@ -351,7 +355,7 @@ fn every_scene_renders_to_png() {
 
 #[test]
 fn scanner_keys_reach_rust_on_scan_pages() {
-    let scenes: [(&str, fn(&AppWindow)); 5] = [
+    let scenes: [(&str, ShowScene); 5] = [
         ("receive", show_receive),
         ("handover code", show_handover_code),
         ("handover confirm", show_handover_confirm),
@@ -382,13 +386,29 @@ fn scanner_focus_returns_after_reason_note() {
         weak.unwrap().global::<ReceiveAdapter>().set_reason_picker_open(false);
     });
 
-    find(&app, "reason note").mock_single_click(slint::platform::PointerEventButton::Left);
+    find(&app, "reason note").mock_single_click(PointerEventButton::Left);
     type_keys(&app, &["x"]);
     assert!(keys.borrow().is_empty(), "note field did not take the typed key");
 
     press(&app, "reason cancel");
     type_keys(&app, &["y"]);
     assert_eq!(*keys.borrow(), ["y"]);
+}
+
+#[test]
+fn scan_field_tap_takes_focus_back() {
+    let app = new_window();
+    show_returns(&app);
+    let keys = record_scan_keys(&app);
+
+    find(&app, "courier id").mock_single_click(PointerEventButton::Left);
+    type_keys(&app, &["C", "7"]);
+    assert_eq!(app.global::<ReturnsAdapter>().get_courier_id(), "C7");
+    assert!(keys.borrow().is_empty(), "courier field did not take the typed keys");
+
+    find(&app, "scan field").mock_single_click(PointerEventButton::Left);
+    type_keys(&app, &["9"]);
+    assert_eq!(*keys.borrow(), ["9"]);
 }
 
 #[test]
@@ -500,7 +520,7 @@ fn outcome_banner_shows_title_and_detail() {
 
 #[test]
 fn labelled_elements_exist_on_every_page() {
-    let pages: [(&str, fn(&AppWindow), &[&str]); 8] = [
+    let pages: [(&str, ShowScene, &[&str]); 8] = [
         (
             "sign in",
             show_sign_in,
@@ -527,7 +547,7 @@ fn labelled_elements_exist_on_every_page() {
         (
             "receive",
             show_receive,
-            &["scan field", "outcome", "parcel card", "damaged", "receive finish"],
+            &["scanner input", "scan field", "outcome", "parcel card", "damaged", "receive finish"],
         ),
         (
             "reason picker",
