@@ -4,5 +4,6 @@
 
 mod backend;
 mod cli;
+mod flows;
 mod screens;
 mod sync;

@@ -33,7 +33,7 @@ const SUCCESS_GREEN: Rgba8Pixel = Rgba8Pixel { r: 0x0b, g: 0x7a, b: 0x34, a: 0xf
 /// Slint keeps its platform in a thread-local slot and the test harness runs
 /// tests on several threads, so every test calls this. Later calls on the
 /// same thread do nothing.
-fn init_backend() {
+pub(crate) fn init_backend() {
     thread_local! {
         static INSTALLED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     }
@@ -311,18 +311,18 @@ fn distinct_colours(image: &SharedPixelBuffer<Rgba8Pixel>) -> usize {
     colours.len()
 }
 
-fn find(app: &AppWindow, label: &str) -> ElementHandle {
+pub(crate) fn find(app: &AppWindow, label: &str) -> ElementHandle {
     let mut found = ElementHandle::find_by_accessible_label(app, label);
     let element = found.next().unwrap_or_else(|| panic!("no element labelled {label:?}"));
     assert!(found.next().is_none(), "more than one element labelled {label:?}");
     element
 }
 
-fn press(app: &AppWindow, label: &str) {
+pub(crate) fn press(app: &AppWindow, label: &str) {
     find(app, label).invoke_accessible_default_action();
 }
 
-fn type_keys(app: &AppWindow, keys: &[&str]) {
+pub(crate) fn type_keys(app: &AppWindow, keys: &[&str]) {
     for key in keys {
         app.window().dispatch_event(WindowEvent::KeyPressed { text: (*key).into() });
         app.window().dispatch_event(WindowEvent::KeyReleased { text: (*key).into() });

@@ -15,7 +15,7 @@ const STORE: &str = "S001";
 const ADMIN_TOKEN: &str = "test-admin-token";
 
 /// A backend with a seeded store and one enrolled, signed-in terminal.
-struct Setup {
+pub(crate) struct Setup {
     _dir: tempfile::TempDir,
     backend_db: PathBuf,
     terminal_dir: PathBuf,
@@ -37,7 +37,7 @@ async fn start_backend(db: &std::path::Path) -> RunningBackend {
 }
 
 impl Setup {
-    async fn new(parcels: usize) -> Setup {
+    pub(crate) async fn new(parcels: usize) -> Setup {
         let dir = tempfile::tempdir().unwrap();
         let backend_db = dir.path().join("mall.sqlite");
         let terminal_dir = dir.path().join("terminal");
@@ -53,15 +53,15 @@ impl Setup {
         setup
     }
 
-    fn desk(&self) -> Desk {
+    pub(crate) fn desk(&self) -> Desk {
         Desk::open(&self.terminal_dir, DeskConfig::default()).unwrap()
     }
 
-    async fn sync(&self) -> Result<sync::SyncReport, SyncError> {
+    pub(crate) async fn sync(&self) -> Result<sync::SyncReport, SyncError> {
         sync::sync_once(&self.terminal_dir, &sync_config()).await
     }
 
-    async fn stop_backend(&mut self) {
+    pub(crate) async fn stop_backend(&mut self) {
         if let Some(running) = self.backend.take() {
             running.shutdown().await;
         }
@@ -81,12 +81,12 @@ impl Setup {
         Credentials::load(&self.terminal_dir).unwrap().unwrap().terminal_id
     }
 
-    fn applied(&self) -> Vec<backend::EventRecord> {
+    pub(crate) fn applied(&self) -> Vec<backend::EventRecord> {
         backend::applied_events(&self.backend_db, &self.terminal_id()).unwrap()
     }
 
     /// Returns the code texted for `barcode`, read from the SMS outbox.
-    fn texted_code(&self, barcode: &str) -> String {
+    pub(crate) fn texted_code(&self, barcode: &str) -> String {
         let outbox = backend::sms_outbox(&self.backend_db).unwrap();
         let message = outbox.iter().rev().find(|sms| sms.barcode == barcode);
         message.and_then(|sms| sms.code()).expect("a code was texted").to_owned()
