@@ -81,7 +81,7 @@ pub struct ScannerSettings {
     pub blanking_ms: u32,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ShelfSettings {
     /// Shelf slots in the order the terminal suggests them, e.g. ["A1", "A2"].
@@ -129,6 +129,17 @@ impl Default for UiSettings {
 impl Default for ScannerSettings {
     fn default() -> ScannerSettings {
         ScannerSettings { prefixes: Vec::new(), suffixes: Vec::new(), blanking_ms: 300 }
+    }
+}
+
+impl Default for ShelfSettings {
+    /// Three shelves of six slots: A1 to A6, B1 to B6, C1 to C6.
+    fn default() -> ShelfSettings {
+        let layout = ["A", "B", "C"]
+            .iter()
+            .flat_map(|shelf| (1..=6).map(move |slot| format!("{shelf}{slot}")))
+            .collect();
+        ShelfSettings { layout }
     }
 }
 
@@ -243,14 +254,14 @@ impl Config {
                 allowed: "use \"auto\", \"en\" or \"zh_CN\"".to_owned(),
             });
         }
-        if let Some(url) = &self.backend.url {
-            if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() < 10 {
-                return Err(ConfigError::Value {
-                    key: "backend.url".to_owned(),
-                    value: format!("{url:?}"),
-                    allowed: "use an http:// or https:// address".to_owned(),
-                });
-            }
+        if let Some(url) = &self.backend.url
+            && (!(url.starts_with("http://") || url.starts_with("https://")) || url.len() < 10)
+        {
+            return Err(ConfigError::Value {
+                key: "backend.url".to_owned(),
+                value: format!("{url:?}"),
+                allowed: "use an http:// or https:// address".to_owned(),
+            });
         }
         Ok(())
     }
@@ -266,6 +277,7 @@ impl Config {
             },
             shift: chrono::Duration::hours(i64::from(self.desk.shift_hours)),
             reject_window: chrono::Duration::minutes(i64::from(self.desk.reject_window_min)),
+            shelves: self.shelves.layout.clone(),
         }
     }
 

@@ -127,7 +127,7 @@ async fn enrol_if_needed(data_dir: &Path, running: &RunningBackend) -> anyhow::R
     Ok(())
 }
 
-/// Creates the demo operator on first start and signs them in when nobody is.
+/// Creates the demo operator on first start and signs them in when no operator is.
 fn prepare_operator(data_dir: &Path) -> anyhow::Result<()> {
     let mut desk = Desk::open(data_dir, DeskConfig::default())?;
     if !desk.operators()?.iter().any(|(id, _)| id == DEMO_OPERATOR) {

@@ -1,5 +1,4 @@
-//! What can go wrong at the desk, sorted by what the clerk or script can do
-//! about it.
+//! Errors of the desk, sorted by the remedy open to the clerk or script.
 
 use std::time::Duration;
 

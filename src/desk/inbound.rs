@@ -66,7 +66,8 @@ fn refresh_readiness(
         (ParcelState::Received, true) => ParcelState::Ready,
         (ParcelState::Ready, false) => ParcelState::Received,
         (state, _) => {
-            return Ok(tracing::trace!(state = state.as_str(), "sync: readiness unchanged"));
+            tracing::trace!(state = state.as_str(), "sync: readiness unchanged");
+            return Ok(());
         }
     };
     parcels::save(tx, &parcel, now)

@@ -44,13 +44,16 @@ impl Clock for SystemClock {
 }
 
 /// Settings of the desk's rules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeskConfig {
     pub lock: LockPolicy,
     /// How long a sign-in lasts.
     pub shift: Duration,
     /// How long after receiving a parcel it may still be rejected as damaged.
     pub reject_window: Duration,
+    /// Shelf slots in the order they are suggested; empty means no
+    /// suggestion.
+    pub shelves: Vec<String>,
 }
 
 impl Default for DeskConfig {
@@ -59,6 +62,7 @@ impl Default for DeskConfig {
             lock: LockPolicy::default(),
             shift: Duration::hours(8),
             reject_window: Duration::minutes(10),
+            shelves: Vec::new(),
         }
     }
 }
@@ -79,13 +83,13 @@ pub enum Receipt {
     /// Recorded now, as event `seq`.
     Received { parcel: Parcel, seq: i64 },
     /// It was received before; nothing was recorded. `parcel.received_at` and
-    /// `parcel.received_by` say when and by whom.
+    /// `parcel.received_by` give the time and the operator.
     AlreadyReceived { parcel: Parcel },
 }
 
-/// Longest text accepted for a barcode.
+/// Maximum length of a barcode, in characters.
 pub const MAX_BARCODE_LEN: usize = 64;
-/// Longest free-text note accepted.
+/// Maximum length of a free-text note, in characters.
 pub const MAX_NOTE_LEN: usize = 200;
 
 /// The desk over one terminal database.
@@ -200,7 +204,7 @@ impl Desk {
         Ok(())
     }
 
-    /// Returns the signed-in operator, or `None` when nobody is signed in or
+    /// Returns the signed-in operator, or `None` when no operator is signed in or
     /// the shift has ended.
     pub fn current_operator(&self) -> Result<Option<Operator>> {
         let row: Option<(String, String, String, String)> = self
@@ -247,10 +251,32 @@ impl Desk {
         parcel.state = state;
         parcel.received_at = Some(now);
         parcel.received_by = Some(operator.clone());
+        if parcel.shelf.is_none() {
+            parcel.shelf = self.suggest_shelf()?;
+        }
         let body =
             EventBody::Received { unexpected: parcel.unexpected, shelf: parcel.shelf.clone() };
         let entry = self.record(&parcel, &operator, body)?;
         Ok(Receipt::Received { parcel, seq: entry.seq })
+    }
+
+    /// Suggests the configured shelf slot that contains the fewest parcels,
+    /// the earliest in the layout on a tie.
+    fn suggest_shelf(&self) -> Result<Option<String>> {
+        if self.config.shelves.is_empty() {
+            return Ok(None);
+        }
+        let mut statement = self.conn.prepare_cached(
+            "SELECT shelf, COUNT(*) FROM parcels \
+             WHERE shelf IS NOT NULL AND state IN ('received', 'ready', 'return_pending') \
+             GROUP BY shelf",
+        )?;
+        let rows =
+            statement.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))?;
+        let used: std::collections::HashMap<String, i64> = rows.collect::<rusqlite::Result<_>>()?;
+        let best =
+            self.config.shelves.iter().min_by_key(|slot| used.get(*slot).copied().unwrap_or(0));
+        Ok(best.cloned())
     }
 
     /// Looks a barcode up, telling the clerk when only its case-inverted form

@@ -9,7 +9,7 @@ use crate::store::credentials::Credentials;
 
 const KEY: &[u8] = b"terminal-test-key-0123456789abcd";
 
-/// A clock that moves only when told.
+/// A clock that moves only when a test advances it.
 #[derive(Clone)]
 struct ManualClock(Arc<Mutex<DateTime<Utc>>>);
 
@@ -474,4 +474,22 @@ proptest! {
         let check: String = desk.conn.query_row("PRAGMA integrity_check", [], |row| row.get(0)).unwrap();
         prop_assert_eq!(check, "ok");
     }
+}
+
+#[test]
+fn receipt_suggests_least_used_shelf() {
+    let fixture = Fixture::new();
+    let config = DeskConfig { shelves: vec!["A1".into(), "A2".into()], ..DeskConfig::default() };
+    let mut desk =
+        Desk::open(fixture.dir.path(), config).unwrap().with_clock(Arc::new(fixture.clock.clone()));
+    let shelves: Vec<Option<String>> = ["P1", "P2", "P3"]
+        .iter()
+        .map(|barcode| match desk.receive(barcode).unwrap() {
+            Receipt::Received { parcel, .. } => parcel.shelf,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(shelves, [Some("A1".into()), Some("A2".into()), Some("A1".into())]);
+    let event = &desk.queue().unwrap()[0];
+    assert_eq!(event.body, EventBody::Received { unexpected: true, shelf: Some("A1".into()) });
 }

@@ -2,7 +2,7 @@
 //!
 //! An event is appended in the same transaction as the parcel change it
 //! records, takes the next per-terminal sequence number, and stays `pending`
-//! until the backend answers for it. It then becomes `sent` (accepted or a
+//! until the backend returns a result for it. It then becomes `sent` (accepted or a
 //! duplicate) or `quarantined` (rejected for good, or failed too often).
 
 use chrono::{DateTime, Utc};

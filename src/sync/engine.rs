@@ -1,9 +1,9 @@
 //! The sync engine: pushes the outbox to the backend in order and pulls the
 //! changes since the stored cursor.
 //!
-//! An event leaves the queue only on the backend's answer for that event:
+//! An event leaves the queue only on the backend's result for that event:
 //! accepted or duplicate marks it sent, rejected quarantines it. A crash
-//! between the backend's answer and the local commit leaves the event
+//! between the backend's response and the local commit leaves the event
 //! pending; the next push gets "duplicate" for it and marks it sent then, so
 //! nothing is lost and nothing is applied twice.
 
@@ -31,8 +31,8 @@ pub struct SyncConfig {
     pub interval: Duration,
     /// Events per push, at most [`MAX_PUSH_EVENTS`].
     pub batch: usize,
-    /// Tries of an event that the backend keeps answering 400 for, before it
-    /// is quarantined.
+    /// Tries of an event that the backend keeps rejecting with 400, before
+    /// it is quarantined.
     pub max_attempts: u32,
     /// Timeout of one HTTP request.
     pub request_timeout: Duration,
@@ -93,7 +93,7 @@ impl SyncError {
     }
 }
 
-/// What one sync did.
+/// Counts of one sync.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SyncReport {
     pub pushed: u64,
@@ -187,7 +187,7 @@ async fn push_all(
     }
 }
 
-/// Stores the backend's answer for each event of a batch, in one transaction.
+/// Stores the backend's result for each event of a batch, in one transaction.
 fn record_results(
     conn: &mut Connection,
     batch: &[OutboxEntry],

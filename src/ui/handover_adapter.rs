@@ -34,9 +34,9 @@ pub fn wire(app: &AppWindow, shell: &Rc<Shell>) {
     let weak = Rc::downgrade(shell);
     adapter.on_code_entered(move |code| with(&weak, |app, shell| enter_code(app, shell, &code)));
     let weak = Rc::downgrade(shell);
-    adapter.on_cancel(move || with(&weak, |app, shell| reset(app, shell)));
+    adapter.on_cancel(move || with(&weak, reset));
     let weak = Rc::downgrade(shell);
-    adapter.on_acknowledge(move || with(&weak, |app, shell| acknowledge(app, shell)));
+    adapter.on_acknowledge(move || with(&weak, acknowledge));
     let weak = Rc::downgrade(shell);
     adapter.on_scan_code_with_camera(move || {
         with(&weak, |app, shell| {

@@ -12,7 +12,7 @@ use crate::desk::{DeskError, Receipt};
 use crate::protocol::RejectReason;
 use crate::scan::{Scan, ScanKind};
 
-/// What the receive screen remembers between scans.
+/// State of the receive screen between scans.
 #[derive(Debug, Default)]
 pub struct ReceiveState {
     /// The parcel last received in this visit, which "damaged" applies to.

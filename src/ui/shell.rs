@@ -22,7 +22,7 @@ use crate::desk::Desk;
 use crate::scan::{AssembledScan, Scan, ScanAssembler, ScanKind, WedgeConfig};
 use crate::sync::SyncHandle;
 
-/// What the screens need besides the window.
+/// Dependencies of the screens besides the window.
 pub struct Context {
     pub desk: Desk,
     pub sync: Option<SyncHandle>,
@@ -40,7 +40,7 @@ pub struct Shell {
     pub sync_config: crate::sync::SyncConfig,
     pub tones: ToneSink,
     assembler: RefCell<ScanAssembler>,
-    /// What the scanner typed since the last finished scan, for the echo.
+    /// Text typed by the scanner since the last finished scan, for the echo.
     echo: RefCell<String>,
     idle_timer: Timer,
     pub receive: RefCell<receive_adapter::ReceiveState>,
@@ -206,7 +206,7 @@ impl Shell {
     }
 }
 
-/// Returns what the receive screen says about a scan that is no parcel.
+/// Returns the receive screen's message for a scan that is no parcel.
 pub fn not_a_parcel(scan: &Scan) -> Option<&'static str> {
     match scan.kind {
         ScanKind::PickupCode => Some("This is a pickup code: open Hand over to use it"),

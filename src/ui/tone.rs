@@ -11,7 +11,7 @@ pub enum Tone {
     Error,
 }
 
-/// Where tones go. It records the last one so tests can check it.
+/// Output of tones, recording the last one so tests can check it.
 #[derive(Debug, Default)]
 pub struct ToneSink {
     last: Cell<Option<Tone>>,

@@ -12,7 +12,7 @@ struct Terminal {
 }
 
 impl Terminal {
-    /// A data directory with one signed-in operator.
+    /// Creates a data directory with one signed-in operator.
     fn signed_in() -> Terminal {
         let terminal = Terminal { dir: tempfile::tempdir().unwrap() };
         assert_eq!(
@@ -31,7 +31,7 @@ impl Terminal {
         self.command().args(args).stdin(Stdio::null()).output().unwrap()
     }
 
-    /// The program on this data directory, with settings from nowhere else.
+    /// Returns the program on this data directory, reading no other settings.
     fn command(&self) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_pickup-terminal"));
         command.arg("--data-dir").arg(self.dir.path());

@@ -7,3 +7,4 @@ mod cli;
 mod flows;
 mod screens;
 mod sync;
+mod window;

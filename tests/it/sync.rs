@@ -53,6 +53,18 @@ impl Setup {
         setup
     }
 
+    pub(crate) fn terminal_dir(&self) -> &std::path::Path {
+        &self.terminal_dir
+    }
+
+    pub(crate) fn backend_db(&self) -> &std::path::Path {
+        &self.backend_db
+    }
+
+    pub(crate) fn base_url(&self) -> String {
+        self.backend.as_ref().expect("the backend runs").base_url()
+    }
+
     pub(crate) fn desk(&self) -> Desk {
         Desk::open(&self.terminal_dir, DeskConfig::default()).unwrap()
     }
@@ -174,8 +186,8 @@ async fn answer_lost_before_commit_is_duplicate() {
     let mut desk = setup.desk();
     desk.receive("JJD0001").unwrap();
     desk.receive("JJD0002").unwrap();
-    // Push the queue by hand and drop the answer, as if the terminal died
-    // between the backend's answer and the local commit.
+    // Push the queue by hand and drop the response, as if the terminal died
+    // between the backend's response and the local commit.
     let credentials = Credentials::load(&setup.terminal_dir).unwrap().unwrap();
     let client = sync::engine::client_for(&credentials, &sync_config()).unwrap();
     let events: Vec<_> = desk
@@ -201,7 +213,7 @@ async fn poison_event_is_quarantined_rest_drain() {
         desk.receive(&barcode(number)).unwrap();
     }
     // A handover of a parcel the backend never saw received: the backend
-    // rejects it for good, whatever the terminal's state says.
+    // rejects it for good, whatever state the terminal has for it.
     let tx = desk.connection().unchecked_transaction().unwrap();
     let body = pickup_terminal::protocol::EventBody::HandedOver;
     outbox::append(&tx, "NOT-RECEIVED-1", "clerk", chrono::Utc::now(), body).unwrap();
@@ -269,4 +281,32 @@ async fn engine_drains_after_backend_returns() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(setup.applied().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn backend_stopped_mid_push_applies_once() {
+    let mut setup = Setup::new(150).await;
+    let mut desk = setup.desk();
+    for number in 1..=150 {
+        desk.receive(&barcode(number)).unwrap();
+    }
+    // Small batches make the push take several requests, so the stop lands
+    // while batches are in flight or between them.
+    let config = SyncConfig { batch: 10, ..sync_config() };
+    let terminal_dir = setup.terminal_dir.clone();
+    let push = tokio::spawn(async move { sync::sync_once(&terminal_dir, &config).await });
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    setup.stop_backend().await;
+    let _ = push.await.unwrap();
+
+    setup.restart_backend().await;
+    setup.sync().await.unwrap();
+    let applied = setup.applied();
+    let mut ids: Vec<_> = applied.iter().map(|event| event.event_id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(applied.len(), 150);
+    assert_eq!(ids.len(), 150);
+    assert_eq!(desk.status().unwrap().queue_depth, 0);
+    assert_eq!(backend::sms_outbox(&setup.backend_db).unwrap().len(), 150);
 }

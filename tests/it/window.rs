@@ -1,0 +1,117 @@
+//! The release binary in a real window under an X server, against the
+//! reference backend on loopback: a barcode typed by xdotool at 1 ms per key,
+//! as a keyboard-wedge scanner types, must reach the database and the
+//! backend.
+//!
+//! Runs when `DISPLAY` is set; `scripts/test` starts Xvfb and sets
+//! `PICKUP_E2E=1`, which makes a missing display, xdotool or release binary
+//! a failure instead of a skip.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use pickup_terminal::backend;
+use pickup_terminal::store::parcels::ParcelState;
+
+use crate::sync::Setup;
+
+fn required() -> bool {
+    std::env::var("PICKUP_E2E").is_ok_and(|value| value == "1")
+}
+
+fn release_binary() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
+    target.join("release").join("pickup-terminal")
+}
+
+/// Kills the app when the test ends, pass or fail.
+struct App(Child);
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn xdotool(args: &[&str]) -> String {
+    let output = Command::new("xdotool").args(args).output().expect("xdotool runs");
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+fn wait_for<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn typed_barcode_reaches_database_and_backend() {
+    let binary = release_binary();
+    let display = std::env::var("DISPLAY").ok();
+    let xdotool_found = Command::new("xdotool").arg("version").output().is_ok();
+    if display.is_none() || !xdotool_found || !binary.exists() {
+        let reason = format!(
+            "DISPLAY {display:?}, xdotool found {xdotool_found}, {} exists {}",
+            binary.display(),
+            binary.exists()
+        );
+        assert!(!required(), "the real-window test cannot run: {reason}");
+        eprintln!("skipping the real-window test: {reason}");
+        return;
+    }
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let setup = runtime.block_on(Setup::new(5));
+    let _app = App(Command::new(&binary)
+        .arg("--data-dir")
+        .arg(setup.terminal_dir())
+        .arg("--backend")
+        .arg(setup.base_url())
+        .env("SLINT_BACKEND", "winit-software")
+        .env("XDG_CONFIG_HOME", setup.terminal_dir().join("config"))
+        .env("PICKUP_TERMINAL_SYNC_INTERVAL_S", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap());
+    let window = wait_for("the window", Duration::from_secs(30), || {
+        let found = xdotool(&["search", "--name", "Pickup terminal"]);
+        found.lines().next().map(str::to_owned)
+    });
+    xdotool(&["windowfocus", "--sync", &window]);
+    // "Receive from courier" on the home screen of a 480x800 window.
+    xdotool(&["mousemove", "--window", &window, "240", "636", "click", "1"]);
+    std::thread::sleep(Duration::from_millis(500));
+    xdotool(&["type", "--delay", "1", "JJD0001"]);
+    xdotool(&["key", "Return"]);
+
+    let parcel = wait_for("the receipt in the database", Duration::from_secs(10), || {
+        let parcel = setup.desk().parcel("JJD0001").ok().flatten()?;
+        (parcel.state != ParcelState::Expected).then_some(parcel)
+    });
+    assert_eq!(parcel.state, ParcelState::Received);
+    assert_eq!(parcel.received_by.as_deref(), Some("clerk"));
+    let applied = wait_for("the receipt at the backend", Duration::from_secs(15), || {
+        let applied = setup.applied();
+        (!applied.is_empty()).then_some(applied)
+    });
+    assert_eq!(applied.len(), 1);
+    assert_eq!(applied[0].barcode, "JJD0001");
+    assert_eq!(backend::sms_outbox(setup.backend_db()).unwrap().len(), 1);
+
+    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let _ = Command::new("import")
+        .args(["-window", &window])
+        .arg(shots.join("window_receive.png"))
+        .status();
+}
