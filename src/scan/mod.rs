@@ -1,1 +1,4 @@
-//! Placeholder until the module lands.
+//! Scan input: barcodes and QR codes read from camera frames.
+
+pub mod camera;
+pub mod decode;

@@ -1,0 +1,110 @@
+//! `pickup-terminal decode IMAGE...`: the codes found in still images, for
+//! checking a photo of a label or a phone screen that the camera will not
+//! read.
+//!
+//! Exit status: 0 when every image gave at least one code, 1 when some image
+//! gave none, 2 when some file could not be read as an image. The other
+//! images are still decoded and printed.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::scan::decode::{DecodeOptions, Decoded, Decoder, LumaFrame};
+
+/// Exit status when an image gave no code.
+const EXIT_NOT_FOUND: i32 = 1;
+
+#[derive(Debug, Args)]
+pub struct DecodeArgs {
+    /// PNG or JPEG files to read
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<PathBuf>,
+}
+
+/// The outcome for one file.
+#[derive(Serialize)]
+struct ImageReport {
+    file: String,
+    decoded: Vec<Decoded>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+/// Decodes each image, prints what it found and returns the exit status.
+pub fn run(args: &DecodeArgs, json: bool) -> i32 {
+    let decoder = Decoder::new(DecodeOptions::still());
+    let mut status = 0;
+    let mut reports = Vec::with_capacity(args.images.len());
+    for path in &args.images {
+        let report = decode_file(&decoder, path);
+        status = status.max(match (&report.error, report.decoded.is_empty()) {
+            (Some(_), _) => super::EXIT_INVALID,
+            (None, true) => EXIT_NOT_FOUND,
+            (None, false) => 0,
+        });
+        if !json {
+            print_text(&report);
+        }
+        reports.push(report);
+    }
+    if json {
+        print_json(&reports);
+    }
+    status
+}
+
+fn decode_file(decoder: &Decoder, path: &Path) -> ImageReport {
+    let file = path.display().to_string();
+    match load_luma(path) {
+        Ok(image) => {
+            let frame = LumaFrame::new(image.as_raw(), image.width(), image.height());
+            let decoded = frame.map(|frame| decoder.decode(frame)).unwrap_or_default();
+            ImageReport { file, decoded, error: None }
+        }
+        Err(error) => ImageReport {
+            error: Some(format!("{file}: reading the image failed: {error}")),
+            file,
+            decoded: Vec::new(),
+        },
+    }
+}
+
+/// Reads a PNG or JPEG file, whatever its name ends in, as 8-bit luma.
+fn load_luma(path: &Path) -> Result<image::GrayImage, String> {
+    let reader = image::ImageReader::open(path)
+        .and_then(|reader| reader.with_guessed_format())
+        .map_err(|error| error.to_string())?;
+    let image = reader.decode().map_err(|error| match error {
+        image::ImageError::Unsupported(_) => format!("{error} (only PNG and JPEG are supported)"),
+        other => other.to_string(),
+    })?;
+    Ok(image.into_luma8())
+}
+
+fn print_text(report: &ImageReport) {
+    if let Some(error) = &report.error {
+        eprintln!("error: {error}");
+        return;
+    }
+    if report.decoded.is_empty() {
+        println!("{}: no code found", report.file);
+    }
+    for symbol in &report.decoded {
+        println!("{}: {}: {}", report.file, symbol.symbology, symbol.text);
+    }
+}
+
+fn print_json(reports: &[ImageReport]) {
+    for report in reports {
+        if let Some(error) = &report.error {
+            eprintln!("{}", json!({ "error": error, "exit_code": super::EXIT_INVALID }));
+        }
+    }
+    match serde_json::to_string_pretty(reports) {
+        Ok(text) => println!("{text}"),
+        Err(error) => eprintln!("error: result cannot be written as JSON: {error}"),
+    }
+}
