@@ -42,7 +42,8 @@ fn main() {
     let manifest = dir.join("MANIFEST.tsv");
     if manifest.is_file() {
         let photos = load_manifest(&dir, &manifest);
-        for (name, options) in [("still", DecodeOptions::still()), ("camera", DecodeOptions::camera())]
+        for (name, options) in
+            [("still", DecodeOptions::still()), ("camera", DecodeOptions::camera())]
         {
             println!("\n## Corpus, `DecodeOptions::{name}()`, {}\n", dir.display());
             report_corpus(&photos, options);
@@ -95,7 +96,8 @@ fn report_corpus(photos: &[Photo], options: DecodeOptions) {
     for (category, tally) in &mut tallies {
         print_tally_row(category, tally);
     }
-    for (group, prefix) in [("all QR", "qr"), ("all Code 128", "code128"), ("all EAN-13", "ean13")] {
+    for (group, prefix) in [("all QR", "qr"), ("all Code 128", "code128"), ("all EAN-13", "ean13")]
+    {
         let mut total = Tally::default();
         for (category, tally) in &tallies {
             let is_qr_group = prefix == "qr" && category.starts_with("rqrr");
@@ -183,7 +185,8 @@ fn stamp(pixels: &mut [u8], width: u32, format: BarcodeFormat, module: u32) {
         .encode("483920", &format, 0, 0)
         .expect("a six-digit code encodes as this symbology");
     let bar_height = if format == BarcodeFormat::QR_CODE { 1 } else { 30 };
-    let (code_width, code_height) = (matrix.width() * module, matrix.height() * bar_height * module);
+    let (code_width, code_height) =
+        (matrix.width() * module, matrix.height() * bar_height * module);
     let height = pixels.len() as u32 / width;
     let (left, top) = ((width - code_width) / 2, (height - code_height) / 2);
     let quiet = 4 * module;

@@ -318,7 +318,13 @@ impl Worker {
                 CameraState::NoCamera { retry_in }
             }
             CameraError::Busy(reason) => {
-                tracing::warn!(camera = self.config.index, attempt, retry_ms, reason, "camera: busy");
+                tracing::warn!(
+                    camera = self.config.index,
+                    attempt,
+                    retry_ms,
+                    reason,
+                    "camera: busy"
+                );
                 CameraState::Busy { attempt, retry_in }
             }
             error => {

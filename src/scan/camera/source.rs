@@ -1,10 +1,10 @@
 //! Frames from a V4L2 camera through nokhwa, converted to luma.
 
 use nokhwa::Camera;
+use nokhwa::NokhwaError;
 use nokhwa::utils::{
     ApiBackend, CameraFormat, CameraIndex, FrameFormat, RequestedFormat, RequestedFormatType,
 };
-use nokhwa::NokhwaError;
 
 use super::{CameraConfig, CameraError};
 use crate::scan::decode::LumaImage;
@@ -103,7 +103,11 @@ pub fn choose_format(formats: &[CameraFormat], config: &CameraConfig) -> Option<
         let cost = FORMATS.iter().position(|known| *known == format.format()).unwrap_or(0);
         (dx * dx + dy * dy, rate.abs(), cost)
     };
-    formats.iter().filter(|format| FORMATS.contains(&format.format())).min_by_key(|f| distance(f)).copied()
+    formats
+        .iter()
+        .filter(|format| FORMATS.contains(&format.format()))
+        .min_by_key(|f| distance(f))
+        .copied()
 }
 
 /// Converts a camera buffer to luma.
@@ -134,8 +138,12 @@ pub fn to_luma(
     let luma = match format {
         FrameFormat::GRAY | FrameFormat::NV12 => bytes[..pixels].to_vec(),
         FrameFormat::YUYV => bytes[..needed].iter().step_by(2).copied().collect(),
-        FrameFormat::RAWRGB => bytes[..needed].chunks_exact(3).map(|p| bt601(p[0], p[1], p[2])).collect(),
-        FrameFormat::RAWBGR => bytes[..needed].chunks_exact(3).map(|p| bt601(p[2], p[1], p[0])).collect(),
+        FrameFormat::RAWRGB => {
+            bytes[..needed].chunks_exact(3).map(|p| bt601(p[0], p[1], p[2])).collect()
+        }
+        FrameFormat::RAWBGR => {
+            bytes[..needed].chunks_exact(3).map(|p| bt601(p[2], p[1], p[0])).collect()
+        }
         FrameFormat::MJPEG => return jpeg_to_luma(bytes),
     };
     LumaImage::new(luma, width, height).map_err(|error| CameraError::BadFrame(error.to_string()))

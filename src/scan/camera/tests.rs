@@ -296,7 +296,8 @@ fn invalid_mjpeg_is_bad_frame() {
 
 #[test]
 fn busy_error_classified_as_busy() {
-    let error = nokhwa::NokhwaError::OpenStreamError("Device or resource busy (os error 16)".into());
+    let error =
+        nokhwa::NokhwaError::OpenStreamError("Device or resource busy (os error 16)".into());
     assert!(matches!(source::classify(error), CameraError::Busy(_)));
 }
 

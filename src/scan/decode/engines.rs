@@ -24,7 +24,11 @@ const LOUD_PANICS: u64 = 5;
 /// panic message, and yields `None`. Note that the default panic hook still
 /// prints its own line to stderr, and that a build with `panic = "abort"`
 /// cannot catch anything.
-pub fn guarded<T>(decoder: &'static str, panics: &AtomicU64, decode: impl FnOnce() -> T) -> Option<T> {
+pub fn guarded<T>(
+    decoder: &'static str,
+    panics: &AtomicU64,
+    decode: impl FnOnce() -> T,
+) -> Option<T> {
     match panic::catch_unwind(AssertUnwindSafe(decode)) {
         Ok(value) => Some(value),
         Err(payload) => {
@@ -33,7 +37,12 @@ pub fn guarded<T>(decoder: &'static str, panics: &AtomicU64, decode: impl FnOnce
             if count <= LOUD_PANICS || count.is_multiple_of(100) {
                 tracing::warn!(decoder, panics = count, message, "decoder panicked: frame skipped");
             } else {
-                tracing::debug!(decoder, panics = count, message, "decoder panicked: frame skipped");
+                tracing::debug!(
+                    decoder,
+                    panics = count,
+                    message,
+                    "decoder panicked: frame skipped"
+                );
             }
             None
         }
@@ -59,10 +68,24 @@ pub struct Reading {
     pub located: bool,
 }
 
+impl Reading {
+    /// Adds the symbols of `other` that are not in `self` yet.
+    pub fn merged(mut self, other: Reading) -> Reading {
+        self.located |= other.located;
+        for decoded in other.decoded {
+            if !self.decoded.contains(&decoded) {
+                self.decoded.push(decoded);
+            }
+        }
+        self
+    }
+}
+
 /// Reads every QR code that rqrr finds. rqrr also tries each grid mirrored.
 pub fn read_qr_rqrr(frame: LumaFrame<'_>) -> Reading {
     let (width, height) = (frame.width() as usize, frame.height() as usize);
-    let mut image = rqrr::PreparedImage::prepare_from_greyscale(width, height, |x, y| frame.pixel(x, y));
+    let mut image =
+        rqrr::PreparedImage::prepare_from_greyscale(width, height, |x, y| frame.pixel(x, y));
     let grids = image.detect_grids();
     let decoded: Vec<Decoded> = grids
         .iter()
@@ -117,7 +140,9 @@ impl RxingReader {
         let mut bitmap = BinaryBitmap::new(HybridBinarizer::new(source));
         let mut reader = MultiFormatReader::default();
         match reader.decode_with_hints(&mut bitmap, &self.hints) {
-            Ok(result) => Reading { decoded: to_decoded(&result).into_iter().collect(), located: false },
+            Ok(result) => {
+                Reading { decoded: to_decoded(&result).into_iter().collect(), located: false }
+            }
             Err(_) => Reading::default(),
         }
     }

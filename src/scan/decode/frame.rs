@@ -71,10 +71,11 @@ impl LumaImage {
 
 /// Shrinks `frame` by the integer `factor`, averaging each `factor` x
 /// `factor` block. Edge pixels that do not fill a whole block are dropped.
+/// The factor is capped at the short side, so the result is never empty.
 pub(super) fn downscale(frame: LumaFrame<'_>, factor: u32) -> LumaImage {
-    let factor = factor.max(1) as usize;
-    let width = (frame.width as usize / factor).max(1);
-    let height = (frame.height as usize / factor).max(1);
+    let factor = factor.clamp(1, frame.width.min(frame.height)) as usize;
+    let width = frame.width as usize / factor;
+    let height = frame.height as usize / factor;
     let source_width = frame.width as usize;
     let area = (factor * factor) as u32;
     let mut sums = vec![0u32; width];

@@ -4,11 +4,12 @@
 //! second opinion on QR codes that rqrr misses. A frame is read in passes
 //! that stop at the first pass that finds anything:
 //!
-//! 1. the frame shrunk to about [`DecodeOptions::first_pass_long_side`]
-//!    pixels on its long side (frames already that small are read as they
-//!    are), then its inverse for light codes on dark phone screens, then its
-//!    mirror image for QR codes;
-//! 2. the same at full resolution, when the frame was shrunk and
+//! 1. QR codes in the frame shrunk to about
+//!    [`DecodeOptions::first_pass_long_side`] pixels on its long side
+//!    (smaller frames are read as they are) and linear codes at full
+//!    resolution; then the same on the inverse, for light codes on dark
+//!    phone screens; then QR codes in the mirror image;
+//! 2. QR codes at full resolution, when the frame was shrunk and
 //!    [`DecodeOptions::full_resolution`] allows it;
 //! 3. rxing's try-harder mode at full resolution, which scans more rows and
 //!    also reads linear codes turned by 90 degrees, when
@@ -22,6 +23,7 @@ mod frame;
 #[cfg(test)]
 mod tests;
 
+use std::cell::OnceCell;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -217,77 +219,86 @@ impl Decoder {
     /// Returns every distinct symbol found by the first pass that finds
     /// any, or an empty list.
     pub fn decode(&self, frame: LumaFrame<'_>) -> Vec<Decoded> {
-        let factor = frame.long_side() / self.options.first_pass_long_side.max(1);
-        if factor >= 2 {
-            let small = frame::downscale(frame, factor);
-            let reading = self.read_variants(small.view());
+        let small = self.shrink(frame);
+        let small_view = small.as_ref().map(LumaImage::view);
+        let qr_first = small_view.unwrap_or(frame);
+        let inverted = OnceCell::new();
+        let inverted = || inverted.get_or_init(|| frame::invert(frame)).view();
+        let inverted_small = OnceCell::new();
+        let inverted_qr_first = || match small_view {
+            Some(view) => inverted_small.get_or_init(|| frame::invert(view)).view(),
+            None => inverted(),
+        };
+
+        // Linear codes are always read at full resolution: shrinking by 2
+        // leaves 1.5 pixels per module for a 3-pixel module, and rxing's
+        // linear readers miss those. Their cost is a few rows per frame.
+        let first_passes: [&dyn Fn() -> Reading; 3] = [
+            &|| self.read_qr(qr_first).merged(self.read_linear(frame)),
+            &|| self.read_qr(inverted_qr_first()).merged(self.read_linear(inverted())),
+            &|| self.read_mirrored_qr(qr_first),
+        ];
+        let reading = first_found(&first_passes);
+        if !reading.decoded.is_empty() {
+            return reading.decoded;
+        }
+
+        let retry = match self.options.full_resolution {
+            FullResolution::Always => true,
+            FullResolution::WhenLocated => reading.located,
+            FullResolution::Never => false,
+        };
+        if small.is_some() && retry {
+            let full_passes: [&dyn Fn() -> Reading; 3] =
+                [&|| self.read_qr(frame), &|| self.read_qr(inverted()), &|| {
+                    self.read_mirrored_qr(frame)
+                }];
+            let reading = first_found(&full_passes);
             if !reading.decoded.is_empty() {
                 return reading.decoded;
             }
-            let retry = match self.options.full_resolution {
-                FullResolution::Always => true,
-                FullResolution::WhenLocated => reading.located,
-                FullResolution::Never => false,
-            };
-            if !retry {
-                return Vec::new();
-            }
         }
 
-        let reading = self.read_variants(frame);
-        if !reading.decoded.is_empty() || !self.options.try_harder {
-            return reading.decoded;
+        if !self.options.try_harder {
+            return Vec::new();
         }
-        self.read_harder(frame)
+        let harder_passes: [&dyn Fn() -> Reading; 2] = [
+            &|| {
+                let qr = self.read_with("rxing", || self.qr_harder.read(frame));
+                qr.merged(self.read_with("rxing", || self.linear_harder.read(frame)))
+            },
+            &|| self.read_with("rxing", || self.linear_harder.read(inverted())),
+        ];
+        first_found(&harder_passes).decoded
     }
 
-    /// Reads `frame`, then its inverse, then its mirror image.
-    fn read_variants(&self, frame: LumaFrame<'_>) -> Reading {
-        let mut located = false;
-        let plain = self.read_all(frame);
-        if !plain.decoded.is_empty() {
-            return plain;
-        }
-        located |= plain.located;
+    /// Returns `frame` shrunk for the first pass, or `None` when it is small
+    /// enough already.
+    fn shrink(&self, frame: LumaFrame<'_>) -> Option<LumaImage> {
+        let factor = frame.long_side() / self.options.first_pass_long_side.max(1);
+        let short_side = frame.width().min(frame.height());
+        (factor >= 2 && short_side >= factor).then(|| frame::downscale(frame, factor))
+    }
 
-        let inverted = frame::invert(frame);
-        let reading = self.read_all(inverted.view());
+    /// Reads QR codes with rqrr, then with rxing if rqrr found none.
+    fn read_qr(&self, frame: LumaFrame<'_>) -> Reading {
+        let reading = self.read_with("rqrr", || engines::read_qr_rqrr(frame));
         if !reading.decoded.is_empty() {
             return reading;
         }
-        located |= reading.located;
+        reading.merged(self.read_with("rxing", || self.qr.read(frame)))
+    }
 
-        // rqrr already tries each grid mirrored, and the linear readers scan
-        // every row in both directions, so only rxing's QR reader needs this.
+    /// Reads a mirrored QR code. rqrr already tries each grid mirrored, and
+    /// the linear readers scan each row both ways, so only rxing's QR
+    /// reader needs the flipped image.
+    fn read_mirrored_qr(&self, frame: LumaFrame<'_>) -> Reading {
         let mirrored = frame::mirror(frame);
-        let mut reading = self.read_with("rxing", || self.qr.read(mirrored.view()));
-        reading.located |= located;
-        reading
+        self.read_with("rxing", || self.qr.read(mirrored.view()))
     }
 
-    /// Reads QR codes with rqrr, then with rxing if rqrr found none, and
-    /// linear codes with rxing.
-    fn read_all(&self, frame: LumaFrame<'_>) -> Reading {
-        let mut reading = self.read_with("rqrr", || engines::read_qr_rqrr(frame));
-        if reading.decoded.is_empty() {
-            let second = self.read_with("rxing", || self.qr.read(frame));
-            merge(&mut reading, second);
-        }
-        let linear = self.read_with("rxing", || self.linear.read(frame));
-        merge(&mut reading, linear);
-        reading
-    }
-
-    fn read_harder(&self, frame: LumaFrame<'_>) -> Vec<Decoded> {
-        let mut reading = self.read_with("rxing", || self.qr_harder.read(frame));
-        let linear = self.read_with("rxing", || self.linear_harder.read(frame));
-        merge(&mut reading, linear);
-        if reading.decoded.is_empty() {
-            let inverted = frame::invert(frame);
-            let linear = self.read_with("rxing", || self.linear_harder.read(inverted.view()));
-            merge(&mut reading, linear);
-        }
-        reading.decoded
+    fn read_linear(&self, frame: LumaFrame<'_>) -> Reading {
+        self.read_with("rxing", || self.linear.read(frame))
     }
 
     fn read_with(&self, decoder: &'static str, read: impl FnOnce() -> Reading) -> Reading {
@@ -301,12 +312,16 @@ impl Default for Decoder {
     }
 }
 
-/// Adds the symbols of `other` that `reading` does not have yet.
-fn merge(reading: &mut Reading, other: Reading) {
-    reading.located |= other.located;
-    for decoded in other.decoded {
-        if !reading.decoded.contains(&decoded) {
-            reading.decoded.push(decoded);
+/// Runs `passes` in order until one finds a symbol. Returns that pass's
+/// symbols, and whether any pass located a symbol it could not read.
+fn first_found(passes: &[&dyn Fn() -> Reading]) -> Reading {
+    let mut located = false;
+    for pass in passes {
+        let reading = pass();
+        located |= reading.located;
+        if !reading.decoded.is_empty() {
+            return reading;
         }
     }
+    Reading { decoded: Vec::new(), located }
 }

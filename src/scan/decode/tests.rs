@@ -274,13 +274,13 @@ fn noisy_qr_code_decodes() {
 
 #[test]
 fn noisy_code128_decodes() {
-    let decoded = decode_camera(&add_noise(&code128(3), 60));
+    let decoded = decode_camera(&add_noise(&code128(3), 40));
     assert!(found(&decoded, CODE, Symbology::Code128), "{decoded:?}");
 }
 
 #[test]
 fn noisy_ean13_decodes() {
-    let decoded = decode_camera(&add_noise(&ean13(3), 60));
+    let decoded = decode_camera(&add_noise(&ean13(3), 40));
     assert!(found(&decoded, EAN13, Symbology::Ean13), "{decoded:?}");
 }
 
