@@ -108,3 +108,102 @@ fn print_json(reports: &[ImageReport]) {
         Err(error) => eprintln!("error: result cannot be written as JSON: {error}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rxing::{BarcodeFormat, MultiFormatWriter, Writer};
+
+    use super::*;
+
+    /// Writes a PNG of a QR code for `text`, 4 pixels per module.
+    fn write_qr_png(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let matrix = MultiFormatWriter.encode(text, &BarcodeFormat::QR_CODE, 0, 0).unwrap();
+        let image = image::GrayImage::from_fn(matrix.width() * 4, matrix.height() * 4, |x, y| {
+            image::Luma([if matrix.get(x / 4, y / 4) { 0 } else { 255 }])
+        });
+        let path = dir.join(name);
+        image.save(&path).unwrap();
+        path
+    }
+
+    fn write_blank_png(dir: &Path) -> PathBuf {
+        let path = dir.join("blank.png");
+        image::GrayImage::from_pixel(64, 64, image::Luma([255])).save(&path).unwrap();
+        path
+    }
+
+    fn run_on(images: Vec<PathBuf>) -> i32 {
+        run(&DecodeArgs { images }, false)
+    }
+
+    #[test]
+    fn decoded_images_exit_zero() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = write_qr_png(dir.path(), "first.png", "483920");
+        let second = write_qr_png(dir.path(), "second.png", "115577");
+        assert_eq!(run_on(vec![first, second]), 0);
+    }
+
+    #[test]
+    fn image_without_code_exits_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let code = write_qr_png(dir.path(), "code.png", "483920");
+        assert_eq!(run_on(vec![code, write_blank_png(dir.path())]), EXIT_NOT_FOUND);
+    }
+
+    #[test]
+    fn missing_file_exits_two() {
+        let dir = tempfile::tempdir().unwrap();
+        let code = write_qr_png(dir.path(), "code.png", "483920");
+        assert_eq!(run_on(vec![dir.path().join("missing.png"), code]), super::super::EXIT_INVALID);
+    }
+
+    #[test]
+    fn json_output_also_exits_two() {
+        let dir = tempfile::tempdir().unwrap();
+        let args = DecodeArgs { images: vec![dir.path().join("missing.png")] };
+        assert_eq!(run(&args, true), super::super::EXIT_INVALID);
+    }
+
+    #[test]
+    fn png_named_jpg_still_decodes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_qr_png(dir.path(), "code.png", "483920");
+        let renamed = dir.path().join("code.jpg");
+        std::fs::rename(&path, &renamed).unwrap();
+        let report = decode_file(&Decoder::default(), &renamed);
+        assert_eq!(report.decoded.len(), 1);
+        assert_eq!(report.decoded[0].text, "483920");
+    }
+
+    #[test]
+    fn unreadable_file_error_names_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notes.png");
+        std::fs::write(&path, "not an image").unwrap();
+        let report = decode_file(&Decoder::default(), &path);
+        let error = report.error.unwrap_or_default();
+        assert!(error.contains("notes.png"), "{error}");
+        assert!(error.contains("reading the image failed"), "{error}");
+    }
+
+    #[test]
+    fn gif_error_names_supported_formats() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("code.gif");
+        std::fs::write(&path, b"GIF89a\x01\x00\x01\x00\x00\x00\x00;").unwrap();
+        let error = decode_file(&Decoder::default(), &path).error.unwrap_or_default();
+        assert!(error.contains("only PNG and JPEG are supported"), "{error}");
+    }
+
+    #[test]
+    fn json_report_lists_symbology() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_qr_png(dir.path(), "code.png", "483920");
+        let report = decode_file(&Decoder::default(), &path);
+        let value = serde_json::to_value(&report).unwrap();
+        assert_eq!(value["decoded"][0]["symbology"], "qr_code");
+        assert_eq!(value["decoded"][0]["text"], "483920");
+        assert!(value.get("error").is_none());
+    }
+}
