@@ -27,7 +27,7 @@ use source::{FrameSource, NokhwaSource};
 /// dropped and logged rather than stalling the camera.
 const RESULT_CAPACITY: usize = 32;
 
-/// What to open and how to read it.
+/// The camera to open and how to read its frames.
 #[derive(Debug, Clone)]
 pub struct CameraConfig {
     /// V4L2 device index: 0 is `/dev/video0`.
@@ -63,7 +63,7 @@ impl Default for CameraConfig {
     }
 }
 
-/// Why the camera cannot be used right now.
+/// A reason the camera cannot be used right now.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CameraError {
     #[error("no camera found")]
@@ -74,24 +74,24 @@ pub enum CameraError {
     Open(String),
     #[error("capturing a frame failed: {0}")]
     Capture(String),
-    /// One frame could not be converted; the stream goes on.
+    /// One frame could not be converted, but the stream goes on.
     #[error("invalid camera frame: {0}")]
     BadFrame(String),
     #[error("starting the camera thread failed: {0}")]
     Spawn(String),
 }
 
-/// What the camera worker is doing, for the UI to show.
+/// The camera worker's activity, for the UI to show.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CameraState {
     /// Looking for and opening the camera.
     Starting,
     /// Frames are arriving and being decoded.
     Streaming { width: u32, height: u32 },
-    /// No camera at the configured index; the worker looks again after
+    /// No camera at the configured index. The worker looks again after
     /// `retry_in`.
     NoCamera { retry_in: Duration },
-    /// Another program holds the camera. `attempt` counts the failed opens
+    /// Another program has the camera open. `attempt` counts the failed opens
     /// in a row.
     Busy { attempt: u32, retry_in: Duration },
     /// Opening or capturing failed for another reason.
@@ -196,6 +196,10 @@ impl CameraScanner {
     /// Stops the worker, releases the camera and waits for the thread to
     /// end. The worker notices between frames, so this takes up to one
     /// frame interval. Codes still in the channel can be read afterwards.
+    ///
+    /// NOTE: nokhwa's V4L2 capture waits for a frame without a timeout, so
+    /// a camera that stops delivering frames without an error also holds up
+    /// this call until its driver gives up.
     pub fn stop(&mut self) {
         drop(self.stop.take());
         if let Some(worker) = self.worker.take()
@@ -223,7 +227,7 @@ struct Worker {
     stop: Receiver<()>,
 }
 
-/// What ended a stream.
+/// The reason a stream ended.
 enum StreamEnd {
     Stopped,
     Failed(CameraError),

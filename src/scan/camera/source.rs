@@ -130,7 +130,7 @@ pub fn to_luma(
     };
     if format != FrameFormat::MJPEG && bytes.len() < needed {
         return Err(CameraError::BadFrame(format!(
-            "{format} frame of {width}x{height} holds {} bytes, {needed} expected",
+            "truncated {format} frame: {width}x{height} needs {needed} bytes, got {}",
             bytes.len()
         )));
     }

@@ -59,7 +59,7 @@ fn panic_message(payload: &(dyn Any + Send)) -> &str {
     }
 }
 
-/// What one decoder found in one image.
+/// The symbols one decoder found in one image.
 #[derive(Default)]
 pub struct Reading {
     pub decoded: Vec<Decoded>,

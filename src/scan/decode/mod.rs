@@ -5,12 +5,12 @@
 //! that stop at the first pass that finds anything:
 //!
 //! 1. QR codes in the frame shrunk to about
-//!    [`DecodeOptions::first_pass_long_side`] pixels on its long side
-//!    (smaller frames are read as they are) and linear codes at full
-//!    resolution; then the same on the inverse, for light codes on dark
-//!    phone screens; then QR codes in the mirror image;
+//!    [`DecodeOptions::first_pass_long_side`] pixels on its long side, and
+//!    linear codes at full resolution. Smaller frames are read as they are.
+//!    Then the same on the inverse, for light codes on dark phone screens,
+//!    and then QR codes in the mirror image.
 //! 2. QR codes at full resolution, when the frame was shrunk and
-//!    [`DecodeOptions::full_resolution`] allows it;
+//!    [`DecodeOptions::full_resolution`] allows it.
 //! 3. rxing's try-harder mode at full resolution, which scans more rows and
 //!    also reads linear codes turned by 90 degrees, when
 //!    [`DecodeOptions::try_harder`] is set.
@@ -106,7 +106,7 @@ impl fmt::Debug for Decoded {
     }
 }
 
-/// Why a frame could not be decoded at all.
+/// An error that stops a frame from being decoded at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
     #[error(
@@ -127,7 +127,7 @@ pub enum FullResolution {
     Never,
 }
 
-/// How hard [`Decoder::decode`] tries before it gives up on a frame.
+/// The passes [`Decoder::decode`] may run before it gives up on a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DecodeOptions {
     /// Frames whose long side is at least twice this many pixels are first
