@@ -16,7 +16,20 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use pickup_terminal::scan::decode::{DecodeOptions, Decoder, LumaFrame};
-use rxing::{BarcodeFormat, MultiFormatWriter, Writer};
+use rxing::common::HybridBinarizer;
+use rxing::{BarcodeFormat, BinaryBitmap, DecodeHints, Luma8Source, MultiFormatReader};
+use rxing::{MultiFormatWriter, Reader, Writer};
+
+/// The linear symbologies the terminal reads.
+const LINEAR: [BarcodeFormat; 7] = [
+    BarcodeFormat::CODE_128,
+    BarcodeFormat::EAN_13,
+    BarcodeFormat::EAN_8,
+    BarcodeFormat::UPC_A,
+    BarcodeFormat::UPC_E,
+    BarcodeFormat::ITF,
+    BarcodeFormat::CODE_39,
+];
 
 /// How often each synthetic frame is decoded.
 const FRAME_RUNS: usize = 60;
@@ -48,6 +61,8 @@ fn main() {
             println!("\n## Corpus, `DecodeOptions::{name}()`, {}\n", dir.display());
             report_corpus(&photos, options);
         }
+        println!("\n## Each library alone, one call per photo, {}\n", dir.display());
+        report_libraries(&photos);
     } else {
         println!("skipping the corpus: {} not found (set PICKUP_BARCODES_DIR)", manifest.display());
     }
@@ -111,6 +126,77 @@ fn report_corpus(photos: &[Photo], options: DecodeOptions) {
         print_tally_row(&format!("**{group}**"), &mut total);
     }
     println!("\ndecoder panics caught: {}", decoder.panic_count());
+}
+
+/// Times one plain call of each library per photo, with no shrinking,
+/// inversion or retries: rxing's QR reader, rqrr, and rxing's linear
+/// readers.
+fn report_libraries(photos: &[Photo]) {
+    let qr_hints = hints(&[BarcodeFormat::QR_CODE]);
+    let linear_hints = hints(&LINEAR);
+    let mut tallies: BTreeMap<String, [Tally; 3]> = BTreeMap::new();
+    for photo in photos {
+        let row = tallies.entry(photo.category.clone()).or_default();
+        let Ok(image) = image::open(&photo.path) else {
+            row.iter_mut().for_each(|tally| tally.unreadable += 1);
+            continue;
+        };
+        let luma = image.to_luma8();
+        let (width, height, pixels) = (luma.width(), luma.height(), luma.as_raw());
+        let readers: [&dyn Fn() -> Option<String>; 3] = [
+            &|| read_rxing(pixels, width, height, &qr_hints),
+            &|| read_rqrr(pixels, width, height),
+            &|| read_rxing(pixels, width, height, &linear_hints),
+        ];
+        for (tally, read) in row.iter_mut().zip(readers) {
+            tally.images += 1;
+            let start = Instant::now();
+            let text = read();
+            tally.times.push(start.elapsed());
+            if text.as_deref() == Some(photo.expected.as_str()) {
+                tally.exact += 1;
+            }
+        }
+    }
+
+    println!(
+        "| folder | rxing QR exact | median ms | rqrr exact | median ms | rxing linear exact | median ms |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    for (category, row) in &mut tallies {
+        let cells: Vec<String> = row
+            .iter_mut()
+            .map(|tally| {
+                let median = millis(percentile(&mut tally.times, 50));
+                format!("{} of {} | {median}", tally.exact, tally.images)
+            })
+            .collect();
+        println!("| {category} | {} |", cells.join(" | "));
+    }
+}
+
+fn hints(formats: &[BarcodeFormat]) -> DecodeHints {
+    DecodeHints {
+        PossibleFormats: Some(formats.iter().copied().collect()),
+        TryHarder: Some(false),
+        ..DecodeHints::default()
+    }
+}
+
+fn read_rxing(pixels: &[u8], width: u32, height: u32, hints: &DecodeHints) -> Option<String> {
+    let source = Luma8Source::new_with_slice(pixels, width, height).ok()?;
+    let mut bitmap = BinaryBitmap::new(HybridBinarizer::new(source));
+    let result = MultiFormatReader::default().decode_with_hints(&mut bitmap, hints).ok()?;
+    Some(result.getText().to_owned())
+}
+
+fn read_rqrr(pixels: &[u8], width: u32, height: u32) -> Option<String> {
+    let stride = width as usize;
+    let mut image = rqrr::PreparedImage::prepare_from_greyscale(stride, height as usize, |x, y| {
+        pixels[y * stride + x]
+    });
+    let grids = image.detect_grids();
+    grids.iter().find_map(|grid| grid.decode().ok()).map(|(_, text)| text)
 }
 
 fn print_tally_row(name: &str, tally: &mut Tally) {

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rxing::common::HybridBinarizer;
 use rxing::{BarcodeFormat, BinaryBitmap, DecodeHints, Luma8Source, MultiFormatReader};
-use rxing::{RXingResult, Reader};
+use rxing::{LuminanceSource, RXingResult, Reader};
 
 use super::frame::LumaFrame;
 use super::{Decoded, Symbology};
@@ -81,11 +81,20 @@ impl Reading {
     }
 }
 
+/// Whether a symbol is dark on light, as printed, or light on dark, as on a
+/// phone screen in dark mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Polarity {
+    Normal,
+    Inverted,
+}
+
 /// Reads every QR code that rqrr finds. rqrr also tries each grid mirrored.
-pub fn read_qr_rqrr(frame: LumaFrame<'_>) -> Reading {
+pub fn read_qr_rqrr(frame: LumaFrame<'_>, polarity: Polarity) -> Reading {
     let (width, height) = (frame.width() as usize, frame.height() as usize);
+    let mask = if polarity == Polarity::Inverted { u8::MAX } else { 0 };
     let mut image =
-        rqrr::PreparedImage::prepare_from_greyscale(width, height, |x, y| frame.pixel(x, y));
+        rqrr::PreparedImage::prepare_from_greyscale(width, height, |x, y| frame.pixel(x, y) ^ mask);
     let grids = image.detect_grids();
     let decoded: Vec<Decoded> = grids
         .iter()
@@ -116,9 +125,13 @@ impl RxingReader {
     }
 
     /// Reads QR codes, with rxing's port of the zxing-cpp detector first and
-    /// the zxing Java port second.
+    /// the zxing Java port second. Each call also tries the inverse, which
+    /// costs less than a second call because rxing inverts the image it
+    /// already binarized.
     pub fn qr(try_harder: bool) -> Self {
-        Self::for_formats(&[BarcodeFormat::QR_CODE], try_harder)
+        let mut reader = Self::for_formats(&[BarcodeFormat::QR_CODE], try_harder);
+        reader.hints.AlsoInverted = Some(true);
+        reader
     }
 
     fn for_formats(formats: &[BarcodeFormat], try_harder: bool) -> Self {
@@ -132,11 +145,16 @@ impl RxingReader {
 
     /// Returns the first symbol found, if any. rxing reports at most one
     /// symbol per call.
-    pub fn read(&self, frame: LumaFrame<'_>) -> Reading {
-        let Ok(source) = Luma8Source::new_with_slice(frame.pixels(), frame.width(), frame.height())
+    pub fn read(&self, frame: LumaFrame<'_>, polarity: Polarity) -> Reading {
+        let Ok(mut source) =
+            Luma8Source::new_with_slice(frame.pixels(), frame.width(), frame.height())
         else {
             return Reading::default();
         };
+        // Inverting the source only flips a flag, so no buffer is copied.
+        if polarity == Polarity::Inverted {
+            source.invert();
+        }
         let mut bitmap = BinaryBitmap::new(HybridBinarizer::new(source));
         let mut reader = MultiFormatReader::default();
         match reader.decode_with_hints(&mut bitmap, &self.hints) {

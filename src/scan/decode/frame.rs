@@ -1,5 +1,5 @@
 //! Luma frames and the cheap pixel transforms the decoding passes need:
-//! box downscaling, inversion and horizontal mirroring.
+//! box downscaling and horizontal mirroring.
 
 use super::DecodeError;
 
@@ -91,12 +91,6 @@ pub(super) fn downscale(frame: LumaFrame<'_>, factor: u32) -> LumaImage {
         pixels.extend(sums.iter().map(|&sum| (sum / area) as u8));
     }
     LumaImage { pixels, width: width as u32, height: height as u32 }
-}
-
-/// Returns the photographic negative, for light codes on a dark screen.
-pub(super) fn invert(frame: LumaFrame<'_>) -> LumaImage {
-    let pixels = frame.pixels.iter().map(|&value| 255 - value).collect();
-    LumaImage { pixels, width: frame.width, height: frame.height }
 }
 
 /// Flips `frame` left to right, for codes seen through a mirror or shown
