@@ -53,6 +53,10 @@ fn main() {
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/barcodes"));
     let manifest = dir.join("MANIFEST.tsv");
+    // Other processes on the machine slow every figure, so record the load.
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        println!("load average at start (1, 5, 15 min): {}", load.trim());
+    }
     if manifest.is_file() {
         let photos = load_manifest(&dir, &manifest);
         for (name, options) in

@@ -43,6 +43,14 @@ impl<'a> LumaFrame<'a> {
         self.width.max(self.height)
     }
 
+    /// Returns rows `top..bottom` as a frame of their own, without copying.
+    pub(super) fn rows(&self, top: u32, bottom: u32) -> LumaFrame<'a> {
+        let (top, bottom) = (top.min(bottom), bottom.min(self.height));
+        let width = self.width as usize;
+        let pixels = &self.pixels[top as usize * width..bottom as usize * width];
+        LumaFrame { pixels, width: self.width, height: bottom - top }
+    }
+
     pub(super) fn pixel(&self, x: usize, y: usize) -> u8 {
         self.pixels[y * self.width as usize + x]
     }

@@ -9,7 +9,8 @@
 //!
 //! 1. QR codes in the frame shrunk to about
 //!    [`DecodeOptions::first_pass_long_side`] pixels on its long side, and
-//!    linear codes at full resolution. Smaller frames are read as they are.
+//!    linear codes at full resolution, in the whole frame and then in each
+//!    half. Smaller frames are read as they are.
 //!    Then the same on the inverse, for light codes on dark phone screens,
 //!    and then QR codes in the mirror image.
 //! 2. QR codes at full resolution, when the frame was shrunk and
@@ -289,7 +290,7 @@ impl Decoder {
         linear_frame: LumaFrame<'_>,
         polarity: Polarity,
     ) -> Reading {
-        let linear = self.read_with("rxing", || self.linear.read(linear_frame, polarity));
+        let linear = self.read_linear(linear_frame, polarity);
         if linear.decoded.is_empty() {
             return linear.merged(self.read_qr(qr_frame, polarity));
         }
@@ -301,6 +302,26 @@ impl Decoder {
             }
             Polarity::Inverted => linear,
         }
+    }
+
+    /// Reads linear codes in the whole frame, then in its top and bottom
+    /// halves. Without try-harder, rxing scans 15 rows around the middle of
+    /// the image it is given, so each half brings rows that the whole frame
+    /// skipped.
+    fn read_linear(&self, frame: LumaFrame<'_>, polarity: Polarity) -> Reading {
+        let height = frame.height();
+        let bands = [(0, height), (0, height / 2), (height / 2, height)];
+        for (top, bottom) in bands {
+            if bottom - top < 2 {
+                continue;
+            }
+            let band = frame.rows(top, bottom);
+            let reading = self.read_with("rxing", || self.linear.read(band, polarity));
+            if !reading.decoded.is_empty() {
+                return reading;
+            }
+        }
+        Reading::default()
     }
 
     /// Reads QR codes with rxing, then with rqrr if rxing found none.

@@ -479,3 +479,19 @@ fn mirror_reverses_each_row() {
     let frame = LumaFrame::new(&pixels, 3, 2).unwrap();
     assert_eq!(frame::mirror(frame).pixels, vec![3, 2, 1, 6, 5, 4]);
 }
+
+#[test]
+fn rows_view_selects_band() {
+    let pixels = [1, 2, 3, 4, 5, 6];
+    let frame = LumaFrame::new(&pixels, 2, 3).unwrap();
+    let band = frame.rows(1, 3);
+    assert_eq!(band.pixels(), [3, 4, 5, 6]);
+    assert_eq!(band.height(), 2);
+}
+
+#[test]
+fn ean13_near_top_edge_decodes() {
+    let frame = place(&ean13(1), 640, 480, 100, 0);
+    let decoded = decode_camera(&frame);
+    assert!(found(&decoded, EAN13, Symbology::Ean13), "{decoded:?}");
+}
