@@ -12,7 +12,8 @@
 //!    linear codes at full resolution, in the whole frame and then in each
 //!    half. Smaller frames are read as they are.
 //!    Then the same on the inverse, for light codes on dark phone screens,
-//!    and then QR codes in the mirror image.
+//!    and then, when [`DecodeOptions::mirror_pass`] is set, QR codes in the
+//!    mirror image.
 //! 2. QR codes at full resolution, when the frame was shrunk and
 //!    [`DecodeOptions::full_resolution`] allows it.
 //! 3. rxing's try-harder mode at full resolution, which scans more rows and
@@ -142,6 +143,11 @@ pub struct DecodeOptions {
     /// takes about ten times as long as rxing on the same frame. 0 turns
     /// rqrr off.
     pub rqrr_long_side: u32,
+    /// Adds a pass on the mirror image. Both libraries read most mirrored
+    /// QR codes without it: rqrr retries each grid mirrored, and rxing's
+    /// port of the zxing decoder retries the format and version bits
+    /// mirrored. So this pass helps only where mirroring defeats a detector.
+    pub mirror_pass: bool,
     /// Adds a last pass with rxing's try-harder mode.
     pub try_harder: bool,
 }
@@ -154,18 +160,21 @@ impl DecodeOptions {
             first_pass_long_side: 640,
             full_resolution: FullResolution::Always,
             rqrr_long_side: u32::MAX,
+            mirror_pass: true,
             try_harder: true,
         }
     }
 
     /// Settings for a live camera, where the next frame comes within tens of
-    /// milliseconds: rqrr on a smaller image, and no full-resolution or
-    /// try-harder pass on frames where nothing code-like was seen.
+    /// milliseconds: rqrr on a smaller image, no mirror pass, and no
+    /// full-resolution or try-harder pass on frames where nothing code-like
+    /// was seen.
     pub fn camera() -> Self {
         DecodeOptions {
             first_pass_long_side: 640,
             full_resolution: FullResolution::WhenLocated,
-            rqrr_long_side: 320,
+            rqrr_long_side: 240,
+            mirror_pass: false,
             try_harder: false,
         }
     }
@@ -304,14 +313,17 @@ impl Decoder {
         }
     }
 
-    /// Reads linear codes in the whole frame, then in its top and bottom
-    /// halves. Without try-harder, rxing scans 15 rows around the middle of
-    /// the image it is given, so each half brings rows that the whole frame
-    /// skipped.
+    /// Reads linear codes in the whole frame, then, for dark bars on a
+    /// light ground, in its top and bottom halves. Without try-harder, rxing
+    /// scans 15 rows around the middle of the image it is given, so each
+    /// half brings rows that the whole frame skipped.
     fn read_linear(&self, frame: LumaFrame<'_>, polarity: Polarity) -> Reading {
         let height = frame.height();
-        let bands = [(0, height), (0, height / 2), (height / 2, height)];
-        for (top, bottom) in bands {
+        let bands = match polarity {
+            Polarity::Normal => &[(0, height), (0, height / 2), (height / 2, height)][..],
+            Polarity::Inverted => &[(0, height)][..],
+        };
+        for &(top, bottom) in bands {
             if bottom - top < 2 {
                 continue;
             }
@@ -348,10 +360,12 @@ impl Decoder {
         self.read_with("rqrr", || engines::read_qr_rqrr(view, polarity))
     }
 
-    /// Reads a mirrored QR code. rqrr already tries each grid mirrored, and
-    /// the linear readers scan each row both ways, so only rxing's QR
-    /// reader needs the flipped image.
+    /// Reads QR codes in the mirror image, when the options ask for it. The
+    /// linear readers scan each row both ways, so only QR codes need this.
     fn read_mirrored_qr(&self, frame: LumaFrame<'_>) -> Reading {
+        if !self.options.mirror_pass {
+            return Reading::default();
+        }
         let mirrored = frame::mirror(frame);
         self.read_with("rxing", || self.qr.read(mirrored.view(), Polarity::Normal))
     }
