@@ -3,7 +3,7 @@
 //!
 //! Run with `cargo bench --bench scan_corpus`. The photos are read from
 //! `PICKUP_BARCODES_DIR`, else from `../shared/barcodes` beside the package.
-//! That folder holds a `MANIFEST.tsv` (columns `file` and `category` first)
+//! That folder contains a `MANIFEST.tsv` (columns `file` and `category` first)
 //! and, beside each image, a `.txt` file with its exact expected text. When
 //! the folder is missing the corpus part is skipped and the run still
 //! succeeds.
