@@ -4,6 +4,7 @@
 //! Exit status: 0 on success, 2 for invalid input, 3 when a lifecycle rule
 //! rejects the action, 1 for internal failures.
 
+mod decode;
 mod output;
 
 use std::ffi::OsString;
@@ -104,6 +105,8 @@ pub enum Command {
         #[arg(long, value_name = "TOKEN")]
         token: String,
     },
+    /// Print the barcodes and QR codes found in PNG or JPEG images
+    Decode(decode::DecodeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -154,6 +157,9 @@ pub fn data_dir(cli: &Cli) -> Result<PathBuf, DeskError> {
 
 /// Runs one desk command and returns the exit status.
 pub fn run(cli: &Cli, command: &Command) -> i32 {
+    if let Command::Decode(args) = command {
+        return decode::run(args, cli.json);
+    }
     match execute(cli, command) {
         Ok(()) => 0,
         Err(error) => {
@@ -231,7 +237,9 @@ fn execute(cli: &Cli, command: &Command) -> Result<(), DeskError> {
             desk.sign_out()?;
             output::message(json, "signed_out", "signed out");
         }
-        Command::Sync | Command::Enroll { .. } => unreachable!("handled before the desk opens"),
+        Command::Sync | Command::Enroll { .. } | Command::Decode(_) => {
+            unreachable!("handled before the desk opens")
+        }
     }
     Ok(())
 }

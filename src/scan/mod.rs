@@ -10,10 +10,15 @@
 //! Letter case is never changed. When a scan looks typed with Caps Lock on,
 //! [`Scan::case_swapped`] offers the inverted text for the desk to try.
 //! Verification codes never appear in `Debug` output or error messages.
+//!
+//! [`camera`] captures frames and [`decode`] reads barcodes and QR codes in
+//! them.
 
 mod assembler;
+pub mod camera;
 mod check;
 mod classify;
+pub mod decode;
 mod error;
 mod gs1;
 mod pickup;
