@@ -254,6 +254,17 @@ impl Config {
                 allowed: "use \"auto\", \"en\" or \"zh_CN\"".to_owned(),
             });
         }
+        let valid_slot = |slot: &String| {
+            (1..=32).contains(&slot.len())
+                && slot.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        };
+        if let Some(slot) = self.shelves.layout.iter().find(|slot| !valid_slot(slot)) {
+            return Err(ConfigError::Value {
+                key: "shelves.layout".to_owned(),
+                value: format!("{slot:?}"),
+                allowed: "use shelf slots of 1 to 32 letters, digits or '-'".to_owned(),
+            });
+        }
         if let Some(url) = &self.backend.url
             && (!(url.starts_with("http://") || url.starts_with("https://")) || url.len() < 10)
         {
@@ -424,6 +435,12 @@ mod tests {
     fn missing_explicit_file_is_an_error() {
         let result = Config::load_from(Some(Path::new("/nonexistent/config.toml")), true, &[]);
         assert!(matches!(result, Err(ConfigError::Read { .. })));
+    }
+
+    #[test]
+    fn overlong_shelf_slot_is_invalid() {
+        let error = load("", &[("PICKUP_TERMINAL_SHELVES_LAYOUT", &"Q".repeat(100))]).unwrap_err();
+        assert!(error.to_string().contains("shelves.layout"), "{error}");
     }
 
     #[test]

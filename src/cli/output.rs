@@ -1,5 +1,7 @@
 //! Printing command results as text for people or JSON for scripts.
 
+use std::io::Write;
+
 use serde::Serialize;
 use serde_json::json;
 
@@ -7,9 +9,17 @@ use crate::desk::{DeskError, Status};
 use crate::store::outbox::OutboxEntry;
 use crate::store::parcels::Parcel;
 
+/// Prints one line to stdout. A closed pipe (`| head`) is not an error of
+/// the command, so write errors are ignored instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 fn print_json(value: &impl Serialize) {
     match serde_json::to_string_pretty(value) {
-        Ok(text) => println!("{text}"),
+        Ok(text) => out!("{text}"),
         Err(error) => eprintln!("error: result cannot be written as JSON: {error}"),
     }
 }
@@ -27,7 +37,7 @@ pub fn message(json: bool, outcome: &str, text: &str) {
     if json {
         print_json(&json!({ "outcome": outcome, "message": text }));
     } else {
-        println!("{text}");
+        out!("{text}");
     }
 }
 
@@ -52,7 +62,7 @@ pub fn parcel(json: bool, outcome: &str, parcel: &Parcel) {
     if json {
         print_json(&json!({ "outcome": outcome.replace(' ', "_"), "parcel": parcel }));
     } else {
-        println!("{} {outcome}: {}", parcel.barcode, describe(parcel));
+        out!("{} {outcome}: {}", parcel.barcode, describe(parcel));
     }
 }
 
@@ -65,7 +75,7 @@ pub fn already_received(json: bool, parcel: &Parcel) {
     if json {
         print_json(&json!({ "outcome": "already_received", "parcel": parcel }));
     } else {
-        println!("{} was already received on {when} by {by}; nothing recorded", parcel.barcode);
+        out!("{} was already received on {when} by {by}; nothing recorded", parcel.barcode);
     }
 }
 
@@ -74,7 +84,7 @@ pub fn parcels(json: bool, parcels: &[Parcel]) {
         return print_json(&parcels);
     }
     for parcel in parcels {
-        println!("{}\t{}", parcel.barcode, describe(parcel));
+        out!("{}\t{}", parcel.barcode, describe(parcel));
     }
 }
 
@@ -83,7 +93,7 @@ pub fn queue(json: bool, entries: &[OutboxEntry]) {
         return print_json(&entries);
     }
     for entry in entries {
-        println!(
+        out!(
             "{}\t{}\t{}\t{}\t{}",
             entry.seq,
             entry.body.kind(),
@@ -101,7 +111,7 @@ pub fn operators(json: bool, operators: &[(String, String)]) {
         return print_json(&list);
     }
     for (id, name) in operators {
-        println!("{id}\t{name}");
+        out!("{id}\t{name}");
     }
 }
 
@@ -109,36 +119,45 @@ pub fn status(json: bool, status: &Status) {
     if json {
         return print_json(status);
     }
-    println!(
+    out!(
         "expected {}, on shelf {}, ready {}, to return {}",
-        status.expected, status.on_shelf, status.ready, status.to_return
+        status.expected,
+        status.on_shelf,
+        status.ready,
+        status.to_return
     );
     let age = status.oldest_unsent_age_s.map(|age| format!(", oldest {age} s")).unwrap_or_default();
-    println!(
+    out!(
         "unsent events {}{age}, quarantined {}, conflicts {}",
-        status.queue_depth, status.quarantined, status.conflicts
+        status.queue_depth,
+        status.quarantined,
+        status.conflicts
     );
     let last = status
         .last_sync_at
         .map(|at| at.format("%Y-%m-%d %H:%M:%S UTC").to_string())
         .unwrap_or_else(|| "never".to_owned());
-    println!("{}, last sync {last}", if status.online { "online" } else { "offline" });
+    out!("{}, last sync {last}", if status.online { "online" } else { "offline" });
     if let Some(error) = &status.last_sync_error {
-        println!("last sync error: {error}");
+        out!("last sync error: {error}");
     }
     match (&status.terminal_id, &status.store_id) {
-        (Some(terminal), Some(store)) => println!("terminal {terminal} of store {store}"),
-        _ => println!("not enrolled"),
+        (Some(terminal), Some(store)) => out!("terminal {terminal} of store {store}"),
+        _ => out!("not enrolled"),
     }
-    println!("operator {}", status.operator.as_deref().unwrap_or("(nobody signed in)"));
+    out!("operator {}", status.operator.as_deref().unwrap_or("(nobody signed in)"));
 }
 
 pub fn sync_report(json: bool, report: &crate::sync::SyncReport) {
     if json {
         return print_json(report);
     }
-    println!(
+    out!(
         "pushed {} events ({} already applied), quarantined {}, pulled {} changes; {} still queued",
-        report.pushed, report.duplicates, report.quarantined, report.changes, report.queue_depth
+        report.pushed,
+        report.duplicates,
+        report.quarantined,
+        report.changes,
+        report.queue_depth
     );
 }

@@ -299,6 +299,11 @@ async fn pull_all(
         if !page.more {
             return Ok(());
         }
+        if cursor.as_deref() == Some(page.cursor.as_str()) {
+            return Err(SyncError::Protocol(
+                "more changes without moving the cursor; pull stopped to avoid a loop".into(),
+            ));
+        }
     }
 }
 

@@ -51,6 +51,8 @@ pub fn reset(app: &AppWindow) {
     adapter.set_has_card(false);
     adapter.set_damaged_armed(false);
     adapter.set_reason_picker_open(false);
+    adapter.set_session_count(0);
+    adapter.set_session_rejected_count(0);
 }
 
 fn show(app: &AppWindow, shell: &Shell, kind: OutcomeKind, title: &str, detail: &str) {

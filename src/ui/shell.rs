@@ -92,7 +92,10 @@ impl Shell {
     /// Shows `page`, preparing what it lists.
     pub fn open(&self, app: &AppWindow, page: Page) {
         match page {
-            Page::Receive => receive_adapter::reset(app),
+            Page::Receive => {
+                *self.receive.borrow_mut() = receive_adapter::ReceiveState::default();
+                receive_adapter::reset(app);
+            }
             Page::Handover => handover_adapter::reset(app, self),
             Page::Returns => returns_adapter::load(app, self),
             Page::Problems => home_adapter::load_problems(app, self),

@@ -27,6 +27,7 @@ pub fn wire(app: &AppWindow, shell: &Rc<Shell>) {
 
 pub fn reset(app: &AppWindow) {
     let adapter = app.global::<SignInAdapter>();
+    adapter.set_operator_id("".into());
     adapter.set_pin("".into());
     adapter.set_error_text("".into());
 }
