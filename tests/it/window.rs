@@ -98,7 +98,9 @@ fn typed_barcode_reaches_database_and_backend() {
         let parcel = setup.desk().parcel("JJD0001").ok().flatten()?;
         (parcel.state != ParcelState::Expected).then_some(parcel)
     });
-    assert_eq!(parcel.state, ParcelState::Received);
+    // The sync engine may already have pulled the code, which makes it ready.
+    let on_shelf = matches!(parcel.state, ParcelState::Received | ParcelState::Ready);
+    assert!(on_shelf, "state {:?}", parcel.state);
     assert_eq!(parcel.received_by.as_deref(), Some("clerk"));
     let applied = wait_for("the receipt at the backend", Duration::from_secs(15), || {
         let applied = setup.applied();
