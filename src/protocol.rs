@@ -15,7 +15,7 @@ use uuid::Uuid;
 pub const API_PREFIX: &str = "/v1";
 
 /// Maximum number of events a terminal may send in one push. Larger batches
-/// are answered with 413.
+/// get 413.
 pub const MAX_PUSH_EVENTS: usize = 200;
 
 /// Maximum size in bytes of a push request body. Larger bodies get 413.
@@ -43,7 +43,7 @@ pub struct EnrollResponse {
     pub code_key: String,
 }
 
-/// Why a parcel was rejected at the door.
+/// Reason for rejecting a parcel at the door.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum RejectReason {
@@ -84,7 +84,7 @@ impl RejectReason {
     }
 }
 
-/// Why a parcel goes back to the courier after it was received.
+/// Cause of a received parcel going back to the courier.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum ReturnCause {
@@ -113,7 +113,7 @@ pub struct Event {
     pub body: EventBody,
 }
 
-/// What the clerk did, with the data of that kind of action.
+/// Kind of clerk action, with the data of that kind.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EventBody {
@@ -156,7 +156,7 @@ pub struct PushRequest {
     pub events: Vec<Event>,
 }
 
-/// The backend's answer for one pushed event.
+/// The backend's result for one pushed event.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum EventOutcome {
@@ -164,7 +164,7 @@ pub enum EventOutcome {
     Accepted,
     /// Applied by an earlier push; nothing changed.
     Duplicate,
-    /// Never to be applied; resending it gives the same answer.
+    /// Never to be applied; resending it gives the same result.
     Rejected { reason: String },
 }
 

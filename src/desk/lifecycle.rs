@@ -44,7 +44,7 @@ impl Action {
     }
 }
 
-/// What the action does, when the rules allow it.
+/// Effect of an action that the rules allow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Plan {
     /// Move to this state and record an event.
@@ -55,7 +55,7 @@ pub enum Plan {
     AlreadyReceived,
 }
 
-/// Why the rules forbid an action, in words for the clerk.
+/// Reason the rules forbid an action, in words for the clerk.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("parcel {barcode} is {state} and cannot be {verb}: {hint}")]
 pub struct Forbidden {
@@ -65,7 +65,7 @@ pub struct Forbidden {
     pub hint: String,
 }
 
-/// What the rules need to know besides the parcel.
+/// Facts the rules need besides the parcel.
 #[derive(Debug, Clone, Copy)]
 pub struct Context {
     pub now: DateTime<Utc>,

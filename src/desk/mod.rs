@@ -441,7 +441,7 @@ impl Desk {
         let operator = self.operator_id()?;
         let parcel = self.known_parcel(&barcode)?;
         let plan = self.plan(&barcode, parcel.as_ref(), action)?;
-        let mut parcel = parcel.expect("the rules allow this action only on known parcels");
+        let mut parcel = known_or_error(parcel, &barcode)?;
         apply_plan(&mut parcel, plan);
         parcel.return_cause = Some(cause);
         parcel.return_note = note.clone();
@@ -456,7 +456,7 @@ impl Desk {
         let operator = self.operator_id()?;
         let parcel = self.known_parcel(&barcode)?;
         let plan = self.plan(&barcode, parcel.as_ref(), Action::Return)?;
-        let mut parcel = parcel.expect("the rules allow this action only on known parcels");
+        let mut parcel = known_or_error(parcel, &barcode)?;
         apply_plan(&mut parcel, plan);
         parcel.returned_at = Some(self.now());
         self.record(&parcel, &operator, EventBody::Returned { courier_id })?;
@@ -471,7 +471,7 @@ impl Desk {
         let operator = self.operator_id()?;
         let parcel = self.known_parcel(&barcode)?;
         self.plan(&barcode, parcel.as_ref(), Action::MoveShelf)?;
-        let mut parcel = parcel.expect("the rules allow this action only on known parcels");
+        let mut parcel = known_or_error(parcel, &barcode)?;
         parcel.shelf = Some(shelf.clone());
         self.record(&parcel, &operator, EventBody::ShelfChanged { shelf })?;
         Ok(parcel)
@@ -484,7 +484,7 @@ impl Desk {
         let operator = self.operator_id()?;
         let parcel = self.known_parcel(&barcode)?;
         self.plan(&barcode, parcel.as_ref(), Action::RequestReissue)?;
-        let parcel = parcel.expect("the rules allow this action only on known parcels");
+        let parcel = known_or_error(parcel, &barcode)?;
         self.record(&parcel, &operator, EventBody::CodeReissueRequested)?;
         Ok(parcel)
     }
@@ -560,6 +560,14 @@ fn record_in(
 ) -> Result<OutboxEntry> {
     parcels::save(tx, parcel, now)?;
     Ok(outbox::append(tx, &parcel.barcode, operator, now, body)?)
+}
+
+/// Returns the parcel of an action that the rules allow only on known
+/// parcels, or an error instead of a panic should that rule ever change.
+fn known_or_error(parcel: Option<Parcel>, barcode: &str) -> Result<Parcel> {
+    parcel.ok_or_else(|| {
+        DeskError::Invalid(format!("parcel {barcode} is unknown to this store: receive it first"))
+    })
 }
 
 fn apply_plan(parcel: &mut Parcel, plan: Plan) {

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::{Result, StoreError, format_time, parse_optional_time};
 use crate::protocol::{ManifestParcel, RejectReason, ReturnCause};
 
-/// Where a parcel is in its life at the store.
+/// Stage of a parcel's life at the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ParcelState {
@@ -100,7 +100,7 @@ pub struct Parcel {
 }
 
 impl Parcel {
-    /// A parcel received without a manifest entry.
+    /// Creates a parcel that has no manifest entry.
     pub fn unannounced(barcode: &str) -> Parcel {
         Parcel {
             barcode: barcode.to_owned(),
@@ -180,7 +180,7 @@ fn collect(conn: &Connection, sql: &str, args: impl rusqlite::Params) -> Result<
     Ok(parcels)
 }
 
-/// Returns the parcel with this barcode, if the store knows it.
+/// Returns the parcel with this barcode, if the store has it.
 pub fn get(conn: &Connection, barcode: &str) -> Result<Option<Parcel>> {
     let sql = format!("SELECT {COLUMNS} FROM parcels WHERE barcode = ?1");
     let mut statement = conn.prepare_cached(&sql)?;

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::{Result, format_time, parse_optional_time, parse_time};
 
-/// What the terminal knows of its link to the backend.
+/// State of the terminal's link to the backend.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SyncState {
     pub cursor: Option<String>,
