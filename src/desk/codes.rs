@@ -5,62 +5,27 @@
 //! the database nor its write-ahead log holds the digits.
 
 use chrono::{DateTime, Duration, Utc};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 
-/// A six-digit verification code. Debug and Display never show the digits.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Code(String);
+/// A six-digit verification code, parsed by the scan module's rules
+/// (trimmed, AIM identifier removed, full-width digits made ASCII). Debug
+/// and Display never show the digits.
+pub use crate::scan::PickupCode as Code;
 
 impl Code {
-    /// Parses what the clerk typed or scanned: exactly six digits once
-    /// surrounding whitespace is trimmed; full-width digits count as digits.
+    /// Parses what the clerk typed or scanned, with the reason it is not a
+    /// code as the error.
     pub fn parse(raw: &str) -> Result<Code, String> {
-        let digits: String = raw.trim().chars().map(to_ascii_digit).collect();
-        let count = digits.chars().count();
-        if count == 6 && digits.bytes().all(|byte| byte.is_ascii_digit()) {
-            return Ok(Code(digits));
-        }
-        if !digits.chars().all(|c| c.is_ascii_digit()) {
-            return Err(
-                "a verification code has only digits: ask the customer for the six-digit code"
-                    .to_owned(),
-            );
-        }
-        Err(format!(
-            "a verification code has six digits, this one has {count}: ask the customer to read it again"
-        ))
+        crate::scan::parse_pickup_code(raw).map_err(|error| error.to_string())
     }
 
     pub fn digits(&self) -> &str {
-        &self.0
-    }
-}
-
-fn to_ascii_digit(c: char) -> char {
-    match c {
-        '\u{FF10}'..='\u{FF19}' => char::from(b'0' + (c as u32 - 0xFF10) as u8),
-        other => other,
-    }
-}
-
-impl std::fmt::Debug for Code {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Code(******)")
-    }
-}
-
-impl std::fmt::Display for Code {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("******")
+        self.as_str()
     }
 }
 
 /// Computes the keyed hash under which the backend sends the code.
 pub fn hash(key: &[u8], code: &Code) -> [u8; 32] {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC accepts a key of any length");
-    mac.update(code.digits().as_bytes());
-    mac.finalize().into_bytes().into()
+    crate::protocol::code_mac(key, code.digits())
 }
 
 /// Limits on wrong code entries.
@@ -122,8 +87,8 @@ mod tests {
 
     #[test]
     fn code_rejects_five_and_seven_digits() {
-        assert!(Code::parse("12345").unwrap_err().contains("has 5"));
-        assert!(Code::parse("0123456").unwrap_err().contains("has 7"));
+        assert!(Code::parse("12345").unwrap_err().contains("has 5 digits"));
+        assert!(Code::parse("0123456").unwrap_err().contains("has 7 digits"));
     }
 
     #[test]
