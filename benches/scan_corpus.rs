@@ -13,10 +13,13 @@
 //! time. Loading and converting an image to luma is not timed. The decoders
 //! run on the calling thread only.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use common::thread_cpu_time;
 use pickup_terminal::scan::decode::{DecodeOptions, Decoder, LumaFrame};
 use rxing::common::HybridBinarizer;
 use rxing::{BarcodeFormat, BinaryBitmap, DecodeHints, Luma8Source, MultiFormatReader};
@@ -295,16 +298,6 @@ fn stamp(pixels: &mut [u8], width: u32, format: BarcodeFormat, module: u32) {
             }
         }
     }
-}
-
-/// Returns the CPU time this thread has used so far.
-fn thread_cpu_time() -> Duration {
-    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: `now` is a valid, writable timespec, and
-    // CLOCK_THREAD_CPUTIME_ID is supported on Linux.
-    let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
-    assert_eq!(status, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
-    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
 }
 
 fn percentile(times: &mut [Duration], percent: usize) -> Duration {

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use pickup_terminal::backend::{self, BackendConfig};
+use pickup_terminal::backend::{self, BackendConfig, RateLimit};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
@@ -35,6 +35,10 @@ enum Command {
         /// generated and printed with the admin page address.
         #[arg(long, env = "MALL_BACKEND_ADMIN_TOKEN", hide_env_values = true)]
         admin_token: Option<String>,
+        /// Requests per second each terminal may make on average; it may
+        /// make twice as many at once after being idle. 1 to 10000.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        rate_limit: u32,
     },
     /// Announce a deterministic demo manifest to a store.
     Seed {
@@ -80,7 +84,9 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { listen, db, admin_token } => serve(listen, db, admin_token),
+        Command::Serve { listen, db, admin_token, rate_limit } => {
+            serve(listen, db, admin_token, rate_limit)
+        }
         Command::Seed { db, store, parcels, seed } => {
             let manifest = backend::seed(&db, &store, parcels, seed)?;
             println!("store {store}: {} parcels in the manifest", manifest.len());
@@ -94,12 +100,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn serve(listen: SocketAddr, db: PathBuf, admin_token: Option<String>) -> anyhow::Result<()> {
+fn serve(
+    listen: SocketAddr,
+    db: PathBuf,
+    admin_token: Option<String>,
+    rate_limit: u32,
+) -> anyhow::Result<()> {
     let generated = admin_token.is_none();
     let admin_token = admin_token.unwrap_or_else(generate_admin_token);
     let runtime = tokio::runtime::Runtime::new().context("failed to start the tokio runtime")?;
     runtime.block_on(async move {
-        let running = backend::start(BackendConfig::new(db, listen, admin_token)).await?;
+        let mut config = BackendConfig::new(db, listen, admin_token);
+        config.rate_limit =
+            RateLimit { per_second: f64::from(rate_limit), burst: rate_limit.saturating_mul(2) };
+        let running = backend::start(config).await?;
         // A chosen token stays off the console, because consoles end up in
         // logs. A generated token is printed because it exists nowhere else.
         if generated {
