@@ -13,8 +13,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use rand::seq::SliceRandom;
 use rand::SeedableRng;
+use rand::seq::SliceRandom;
 use rusqlite::{Connection, params};
 
 use common::{ms, percentile, thread_cpu_time};
@@ -87,14 +87,17 @@ fn receive_path(scratch: &Path) {
 fn lookup(scratch: &Path) {
     println!();
     println!("code look-up, {LOOKUPS} look-ups of random ready parcels' codes");
-    println!("| parcels stored | wall p50 ms | wall p99 ms | wall max ms | CPU p50 ms | CPU p99 ms |");
+    println!(
+        "| parcels stored | wall p50 ms | wall p99 ms | wall max ms | CPU p50 ms | CPU p99 ms |"
+    );
     println!("| --- | --- | --- | --- | --- | --- |");
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     for size in STORE_SIZES {
         let data_dir = scratch.join(format!("lookup-{size}"));
         let mut desk = signed_in_desk(&data_dir);
         let barcodes: Vec<String> = (0..size).map(|index| format!("JJD{index:07}")).collect();
-        let codes: Vec<String> = (0..size).map(|index| format!("{:06}", index % 1_000_000)).collect();
+        let codes: Vec<String> =
+            (0..size).map(|index| format!("{:06}", index % 1_000_000)).collect();
         announce(&data_dir, &barcodes, Some(&codes));
         let mut order: Vec<usize> = (0..size).collect();
         order.shuffle(&mut rng);

@@ -14,12 +14,12 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use common::{peak_rss_kib, reset_peak_rss, rss_kib};
+use common::{peak_rss_kib, process_cpu_time, reset_peak_rss, rss_kib};
 use pickup_terminal::desk::{Desk, DeskConfig};
 use pickup_terminal::store::parcels::ParcelState;
-use pickup_terminal::sync::{SyncConfig, enroll, sync_once};
+use pickup_terminal::sync::{SyncConfig, SyncReport, enroll, sync_once};
 
 const STORE: &str = "BENCH-1";
 const ADMIN_TOKEN: &str = "bench-admin-token";
@@ -32,16 +32,21 @@ const DRAIN_SIZES: [usize; 3] = [1_000, 10_000, 50_000];
 fn main() {
     common::print_machine();
     let scratch = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("scratch directory");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
     let config = SyncConfig::default();
 
     println!();
-    println!("| run | parcels or events | seconds | per 1,000 ms | peak memory growth MiB |");
-    println!("| --- | --- | --- | --- | --- |");
-    for size in PULL_SIZES.into_iter().chain(DRAIN_SIZES) {
+    println!(
+        "| run | parcels or events | seconds | ms per 1,000 | peak memory growth MiB | terminal CPU s | backend CPU s |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    // SYNC_DRAIN_SIZES=1000,10000 measures other queue lengths.
+    let drain_sizes: Vec<usize> = match std::env::var("SYNC_DRAIN_SIZES") {
+        Ok(list) => list.split(',').filter_map(|size| size.trim().parse().ok()).collect(),
+        Err(_) => DRAIN_SIZES.to_vec(),
+    };
+    for size in PULL_SIZES.into_iter().chain(drain_sizes) {
         let dir = scratch.path().join(format!("run-{size}"));
         std::fs::create_dir_all(&dir).expect("run directory");
         let backend = Backend::start(&dir, size);
@@ -50,7 +55,8 @@ fn main() {
             .block_on(enroll(&data_dir, &backend.url, &backend.enrolment_token, &config))
             .expect("enrolment");
 
-        let pull = measure(|| runtime.block_on(sync_once(&data_dir, &config)).expect("pull"));
+        let pull =
+            measure(&backend, || runtime.block_on(sync_once(&data_dir, &config)).expect("pull"));
         let mut desk = Desk::open(&data_dir, DeskConfig::default()).expect("desk");
         let expected = desk.parcels(Some(ParcelState::Expected)).expect("parcels");
         assert_eq!(expected.len(), size, "the whole manifest arrived");
@@ -64,7 +70,8 @@ fn main() {
         for parcel in &expected {
             desk.receive(&parcel.barcode).expect("receipt");
         }
-        let drain = measure(|| runtime.block_on(sync_once(&data_dir, &config)).expect("push"));
+        let drain =
+            measure(&backend, || runtime.block_on(sync_once(&data_dir, &config)).expect("push"));
         let status = desk.status().expect("status");
         assert_eq!(status.queue_depth, 0, "the queue drained");
         let ready = desk.parcels(Some(ParcelState::Ready)).expect("parcels").len();
@@ -76,10 +83,14 @@ fn main() {
 struct Measured {
     seconds: f64,
     growth_kib: u64,
+    terminal_cpu: Duration,
+    backend_cpu: Duration,
 }
 
-fn measure(run: impl FnOnce() -> pickup_terminal::sync::SyncReport) -> Measured {
+fn measure(backend: &Backend, run: impl FnOnce() -> SyncReport) -> Measured {
     let before = rss_kib();
+    let cpu_of = |pid| process_cpu_time(pid).unwrap_or_default();
+    let (terminal_cpu, backend_cpu) = (cpu_of(std::process::id()), cpu_of(backend.child.id()));
     reset_peak_rss();
     let started = Instant::now();
     let sync = run();
@@ -87,15 +98,22 @@ fn measure(run: impl FnOnce() -> pickup_terminal::sync::SyncReport) -> Measured 
     if sync.quarantined > 0 {
         println!("note: {} events quarantined", sync.quarantined);
     }
-    Measured { seconds, growth_kib: peak_rss_kib().saturating_sub(before) }
+    Measured {
+        seconds,
+        growth_kib: peak_rss_kib().saturating_sub(before),
+        terminal_cpu: cpu_of(std::process::id()).saturating_sub(terminal_cpu),
+        backend_cpu: cpu_of(backend.child.id()).saturating_sub(backend_cpu),
+    }
 }
 
 fn report(run: &str, size: usize, measured: Measured) {
     println!(
-        "| {run} | {size} | {:.2} | {:.1} | {:.1} |",
+        "| {run} | {size} | {:.2} | {:.1} | {:.1} | {:.2} | {:.2} |",
         measured.seconds,
         measured.seconds * 1000.0 * 1000.0 / size as f64,
-        measured.growth_kib as f64 / 1024.0
+        measured.growth_kib as f64 / 1024.0,
+        measured.terminal_cpu.as_secs_f64(),
+        measured.backend_cpu.as_secs_f64(),
     );
 }
 

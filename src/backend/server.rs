@@ -12,6 +12,7 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -214,6 +215,13 @@ pub async fn start(config: BackendConfig) -> anyhow::Result<RunningBackend> {
         .await
         .with_context(|| format!("failed to listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
+    // Without TCP_NODELAY a response written in two parts waits for the
+    // client's delayed acknowledgement, about 40 ms per request on Linux.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::warn!(%error, "backend: TCP_NODELAY cannot be set");
+        }
+    });
     let (stop, stopped) = oneshot::channel::<()>();
     let service = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {
