@@ -27,31 +27,39 @@ use pickup_terminal::store::{self, DB_FILE};
 
 /// Receipts measured, split into rounds that alternate with the baseline
 /// so that both see the same disk and load.
-const RECEIPTS: usize = 2_000;
 const ROUNDS: usize = 10;
-/// Code look-ups measured per store size.
-const LOOKUPS: usize = 2_000;
-const STORE_SIZES: [usize; 4] = [1_000, 10_000, 50_000, 100_000];
+
+struct Sizes {
+    receipts: usize,
+    /// Code look-ups measured per store size.
+    lookups: usize,
+    stores: &'static [usize],
+}
+
+const FULL: Sizes =
+    Sizes { receipts: 2_000, lookups: 2_000, stores: &[1_000, 10_000, 50_000, 100_000] };
+const SMOKE: Sizes = Sizes { receipts: 20, lookups: 20, stores: &[100] };
 const CODE_KEY: &[u8] = b"bench code key of thirty-two by.";
 
 fn main() {
+    let sizes = if common::full_run() { FULL } else { SMOKE };
     common::print_machine();
     let scratch = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("scratch directory");
-    receive_path(scratch.path());
-    lookup(scratch.path());
+    receive_path(scratch.path(), sizes.receipts);
+    lookup(scratch.path(), &sizes);
 }
 
-fn receive_path(scratch: &Path) {
+fn receive_path(scratch: &Path, receipts: usize) {
     let data_dir = scratch.join("receive");
     let mut desk = signed_in_desk(&data_dir);
-    let barcodes: Vec<String> = (0..RECEIPTS).map(|index| format!("JJD{index:07}")).collect();
+    let barcodes: Vec<String> = (0..receipts).map(|index| format!("JJD{index:07}")).collect();
     announce(&data_dir, &barcodes, None);
     let raw = raw_connection(&scratch.join("raw.sqlite"));
     let wedge = WedgeConfig::default();
 
-    let mut receive_times = Vec::with_capacity(RECEIPTS);
-    let mut raw_times = Vec::with_capacity(RECEIPTS);
-    let per_round = RECEIPTS / ROUNDS;
+    let mut receive_times = Vec::with_capacity(receipts);
+    let mut raw_times = Vec::with_capacity(receipts);
+    let per_round = receipts / ROUNDS;
     for round in 0..ROUNDS {
         for barcode in &barcodes[round * per_round..(round + 1) * per_round] {
             let scanned = format!("]C1{barcode}\r\n");
@@ -67,12 +75,12 @@ fn receive_path(scratch: &Path) {
         }
     }
     let queued = desk.queue().expect("queue").len();
-    assert_eq!(queued, RECEIPTS, "every receipt queued an event");
+    assert_eq!(queued, receipts, "every receipt queued an event");
 
     let receive = (percentile(&mut receive_times, 0.5), percentile(&mut receive_times, 0.99));
     let bare = (percentile(&mut raw_times, 0.5), percentile(&mut raw_times, 0.99));
     println!();
-    println!("receive path, {RECEIPTS} receipts in {ROUNDS} rounds alternating with the baseline");
+    println!("receive path, {receipts} receipts in {ROUNDS} rounds alternating with the baseline");
     println!("| path | p50 ms | p99 ms |");
     println!("| --- | --- | --- |");
     println!("| scan text to committed receipt | {:.3} | {:.3} |", ms(receive.0), ms(receive.1));
@@ -84,15 +92,16 @@ fn receive_path(scratch: &Path) {
     );
 }
 
-fn lookup(scratch: &Path) {
+fn lookup(scratch: &Path, sizes: &Sizes) {
     println!();
-    println!("code look-up, {LOOKUPS} look-ups of random ready parcels' codes");
+    let lookups = sizes.lookups;
+    println!("code look-up, {lookups} look-ups of random ready parcels' codes");
     println!(
         "| parcels stored | wall p50 ms | wall p99 ms | wall max ms | CPU p50 ms | CPU p99 ms |"
     );
     println!("| --- | --- | --- | --- | --- | --- |");
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-    for size in STORE_SIZES {
+    for &size in sizes.stores {
         let data_dir = scratch.join(format!("lookup-{size}"));
         let mut desk = signed_in_desk(&data_dir);
         let barcodes: Vec<String> = (0..size).map(|index| format!("JJD{index:07}")).collect();
@@ -101,9 +110,9 @@ fn lookup(scratch: &Path) {
         announce(&data_dir, &barcodes, Some(&codes));
         let mut order: Vec<usize> = (0..size).collect();
         order.shuffle(&mut rng);
-        let mut times = Vec::with_capacity(LOOKUPS);
-        let mut cpu_times = Vec::with_capacity(LOOKUPS);
-        for &index in order.iter().cycle().take(LOOKUPS) {
+        let mut times = Vec::with_capacity(lookups);
+        let mut cpu_times = Vec::with_capacity(lookups);
+        for &index in order.iter().cycle().take(lookups) {
             let cpu_started = thread_cpu_time();
             let started = Instant::now();
             let parcels = desk.parcels_for_code(&codes[index]).expect("code unlocks a parcel");

@@ -36,7 +36,7 @@ const LINEAR: [BarcodeFormat; 7] = [
     BarcodeFormat::CODE_39,
 ];
 
-/// How often each synthetic frame is decoded.
+/// How often each synthetic frame is decoded; once in a smoke run.
 const FRAME_RUNS: usize = 60;
 
 struct Photo {
@@ -54,15 +54,16 @@ struct Tally {
 }
 
 fn main() {
+    let full = common::full_run();
     let dir = std::env::var_os("PICKUP_BARCODES_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/barcodes"));
     let manifest = dir.join("MANIFEST.tsv");
     // Other processes on the machine slow every figure, so record the load.
-    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
-        println!("load average at start (1, 5, 15 min): {}", load.trim());
-    }
-    if manifest.is_file() {
+    common::print_machine();
+    if !full {
+        println!("skipping the corpus in a smoke run");
+    } else if manifest.is_file() {
         let photos = load_manifest(&dir, &manifest);
         for (name, options) in
             [("still", DecodeOptions::still()), ("camera", DecodeOptions::camera())]
@@ -75,7 +76,7 @@ fn main() {
     } else {
         println!("skipping the corpus: {} not found (set PICKUP_BARCODES_DIR)", manifest.display());
     }
-    report_frames();
+    report_frames(if full { FRAME_RUNS } else { 1 });
 }
 
 fn load_manifest(dir: &Path, manifest: &Path) -> Vec<Photo> {
@@ -220,8 +221,8 @@ fn print_tally_row(name: &str, tally: &mut Tally) {
     );
 }
 
-fn report_frames() {
-    println!("\n## Synthetic frames, {FRAME_RUNS} runs each\n");
+fn report_frames(runs: usize) {
+    println!("\n## Synthetic frames, {runs} runs each\n");
     println!("| frame | options | found | median ms | p95 ms |");
     println!("| --- | --- | --- | --- | --- |");
     for (width, height) in [(640, 480), (1280, 720)] {
@@ -235,19 +236,27 @@ fn report_frames() {
             for (name, options) in
                 [("still", DecodeOptions::still()), ("camera", DecodeOptions::camera())]
             {
-                time_frame(&format!("{width}x{height}, {label}"), name, options, pixels, width);
+                let label = format!("{width}x{height}, {label}");
+                time_frame(&label, name, options, pixels, width, runs);
             }
         }
     }
 }
 
-fn time_frame(label: &str, name: &str, options: DecodeOptions, pixels: &[u8], width: u32) {
+fn time_frame(
+    label: &str,
+    name: &str,
+    options: DecodeOptions,
+    pixels: &[u8],
+    width: u32,
+    runs: usize,
+) {
     let height = pixels.len() as u32 / width;
     let frame = LumaFrame::new(pixels, width, height).expect("synthetic frame size");
     let decoder = Decoder::new(options);
-    let mut times = Vec::with_capacity(FRAME_RUNS);
+    let mut times = Vec::with_capacity(runs);
     let mut found = 0;
-    for _ in 0..FRAME_RUNS {
+    for _ in 0..runs {
         let start = thread_cpu_time();
         found = decoder.decode(frame).len();
         times.push(thread_cpu_time() - start);

@@ -26,16 +26,19 @@ use pickup_terminal::protocol::{Change, ManifestParcel};
 use pickup_terminal::store::credentials::Credentials;
 use pickup_terminal::store::{self, DB_FILE};
 
-const PARCELS: usize = 10_000;
-const STARTS: usize = 10;
-/// Time the app is left idle before its memory is read.
-const IDLE: Duration = Duration::from_secs(5);
+/// Parcels stored, starts measured and the time the app is left idle before
+/// its memory is read, in a benchmark run and in a smoke run.
+const PARCELS: [usize; 2] = [10_000, 100];
+const STARTS: [usize; 2] = [10, 1];
+const IDLE: [Duration; 2] = [Duration::from_secs(5), Duration::from_millis(500)];
 const GIVE_UP: Duration = Duration::from_secs(30);
 /// `Palette.background` of ui/style.slint (#eef1f5), in the byte order of a
 /// 24-bit X image.
 const PAGE_BACKGROUND_BGR: [u8; 3] = [0xf5, 0xf1, 0xee];
 
 fn main() {
+    let run = usize::from(!common::full_run());
+    let (parcels, starts, idle) = (PARCELS[run], STARTS[run], IDLE[run]);
     common::print_machine();
     if std::env::var_os("DISPLAY").is_none() {
         println!("startup: skipped, DISPLAY is not set (start Xvfb and set DISPLAY)");
@@ -50,11 +53,11 @@ fn main() {
     };
     let scratch = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("scratch directory");
     let data_dir = scratch.path().join("terminal");
-    prepare(&data_dir);
+    prepare(&data_dir, parcels);
 
-    let mut first_frames = Vec::with_capacity(STARTS);
-    let mut idle_rss_kib = Vec::with_capacity(STARTS);
-    for run in 0..STARTS {
+    let mut first_frames = Vec::with_capacity(starts);
+    let mut idle_rss_kib = Vec::with_capacity(starts);
+    for run in 0..starts {
         let started = Instant::now();
         let mut child = start_app(&data_dir);
         let painted = wait_for_first_frame(&x11, child.id(), started);
@@ -63,17 +66,14 @@ fn main() {
             Some(()) => first_frames.push(elapsed),
             None => println!("run {run}: no frame within {GIVE_UP:?}"),
         }
-        std::thread::sleep(IDLE);
+        std::thread::sleep(idle);
         idle_rss_kib.push(rss_kib_of(child.id()));
         stop(&mut child);
     }
-    if first_frames.is_empty() {
-        println!("startup: the window never painted");
-        return;
-    }
+    assert!(!first_frames.is_empty(), "startup: the window never painted");
     idle_rss_kib.sort_unstable();
     println!();
-    println!("{STARTS} starts with {PARCELS} parcels stored");
+    println!("{starts} starts with {parcels} parcels stored");
     println!("| figure | median | worst |");
     println!("| --- | --- | --- |");
     let worst = *first_frames.iter().max().expect("samples");
@@ -83,16 +83,16 @@ fn main() {
         ms(worst)
     );
     println!(
-        "| resident memory after {} s idle, MiB | {:.1} | {:.1} |",
-        IDLE.as_secs(),
+        "| resident memory after {:.1} s idle, MiB | {:.1} | {:.1} |",
+        idle.as_secs_f64(),
         idle_rss_kib[idle_rss_kib.len() / 2] as f64 / 1024.0,
         *idle_rss_kib.last().expect("samples") as f64 / 1024.0
     );
 }
 
 /// An enrolled terminal whose backend does not answer, a signed-in clerk
-/// and `PARCELS` expected parcels.
-fn prepare(data_dir: &Path) {
+/// and `parcels` expected parcels.
+fn prepare(data_dir: &Path, parcels: usize) {
     std::fs::create_dir_all(data_dir).expect("data directory");
     Credentials {
         backend_url: "http://127.0.0.1:9".to_owned(),
@@ -110,7 +110,7 @@ fn prepare(data_dir: &Path) {
     let mut conn = store::open(&data_dir.join(DB_FILE)).expect("store");
     let tx = conn.transaction().expect("transaction");
     let now = Utc::now();
-    for index in 0..PARCELS {
+    for index in 0..parcels {
         let parcel = ManifestParcel {
             barcode: format!("JJD{index:07}"),
             order_id: format!("O-{index}"),

@@ -26,10 +26,14 @@ const ADMIN_TOKEN: &str = "bench-admin-token";
 /// Requests per second the backend allows each terminal. The backend's
 /// default of 20 would make the limiter, not the terminal, set the pace.
 const RATE_LIMIT: &str = "2000";
-const PULL_SIZES: [usize; 1] = [20_000];
-const DRAIN_SIZES: [usize; 3] = [1_000, 10_000, 50_000];
+/// Manifest sizes pulled and queue lengths pushed, in a benchmark run and
+/// in a smoke run.
+const PULL_SIZE: [usize; 2] = [20_000, 300];
+const DRAIN_SIZES: [&[usize]; 2] = [&[1_000, 10_000, 50_000], &[100]];
 
 fn main() {
+    let run = usize::from(!common::full_run());
+    let pull_size = PULL_SIZE[run];
     common::print_machine();
     let scratch = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("scratch directory");
     let runtime =
@@ -44,9 +48,9 @@ fn main() {
     // SYNC_DRAIN_SIZES=1000,10000 measures other queue lengths.
     let drain_sizes: Vec<usize> = match std::env::var("SYNC_DRAIN_SIZES") {
         Ok(list) => list.split(',').filter_map(|size| size.trim().parse().ok()).collect(),
-        Err(_) => DRAIN_SIZES.to_vec(),
+        Err(_) => DRAIN_SIZES[run].to_vec(),
     };
-    for size in PULL_SIZES.into_iter().chain(drain_sizes) {
+    for (index, size) in std::iter::once(pull_size).chain(drain_sizes).enumerate() {
         let dir = scratch.path().join(format!("run-{size}"));
         std::fs::create_dir_all(&dir).expect("run directory");
         let backend = Backend::start(&dir, size);
@@ -60,7 +64,7 @@ fn main() {
         let mut desk = Desk::open(&data_dir, DeskConfig::default()).expect("desk");
         let expected = desk.parcels(Some(ParcelState::Expected)).expect("parcels");
         assert_eq!(expected.len(), size, "the whole manifest arrived");
-        if PULL_SIZES.contains(&size) {
+        if index == 0 {
             report("pull of the manifest", size, pull);
             continue;
         }

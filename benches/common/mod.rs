@@ -5,6 +5,17 @@
 
 use std::time::Duration;
 
+/// True when `cargo bench` started this binary (it passes `--bench`). Under
+/// `cargo test` a bench binary runs as a smoke test, with sizes small
+/// enough for the test suite, and its figures mean nothing.
+pub fn full_run() -> bool {
+    let full = std::env::args().any(|argument| argument == "--bench");
+    if !full {
+        println!("smoke run (not started by `cargo bench`): small sizes, figures not meaningful");
+    }
+    full
+}
+
 /// Prints the CPU count and load average, which every figure depends on.
 pub fn print_machine() {
     let cpus = std::thread::available_parallelism().map_or(0, usize::from);
