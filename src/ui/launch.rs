@@ -88,7 +88,7 @@ fn run_app(cli: &Cli, config: &crate::config::Config) -> anyhow::Result<()> {
         match shell.desk.try_borrow_mut() {
             Ok(mut desk) => purge_old_parcels(&mut desk),
             Err(_) => tracing::warn!("app: desk busy, purge of old parcels left for the next day"),
-        };
+        }
     });
     tracing::info!(data_dir = %data_dir.display(), "app: window open");
     app.run()?;
