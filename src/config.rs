@@ -28,6 +28,7 @@ pub struct Config {
     pub scanner: ScannerSettings,
     pub shelves: ShelfSettings,
     pub retention: RetentionSettings,
+    pub logs: LogSettings,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -96,6 +97,16 @@ pub struct RetentionSettings {
     pub days: u32,
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// Upper bound of the total size of the log files, in MiB.
+    pub max_total_mb: u32,
+    /// Lowest level written to the log files: `error`, `warn`, `info`,
+    /// `debug` or `trace`.
+    pub level: String,
+}
+
 impl Default for DeskSettings {
     fn default() -> DeskSettings {
         DeskSettings {
@@ -149,6 +160,15 @@ impl Default for RetentionSettings {
     }
 }
 
+impl Default for LogSettings {
+    fn default() -> LogSettings {
+        LogSettings { max_total_mb: 20, level: "info".to_owned() }
+    }
+}
+
+/// Levels accepted by `logs.level`.
+pub const LOG_LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("config file {path}: {source}")]
@@ -174,9 +194,10 @@ const NUMBERS: &[(&str, u32, u32, &str)] = &[
     ("screen.height", 240, 4_096, "pixels"),
     ("scanner.blanking_ms", 0, 10_000, "milliseconds"),
     ("retention.days", 1, 3_650, "days"),
+    ("logs.max_total_mb", 1, 1_024, "MiB"),
 ];
 
-const TEXTS: &[&str] = &["backend.url", "backend.trusted_certificate", "ui.language"];
+const TEXTS: &[&str] = &["backend.url", "backend.trusted_certificate", "ui.language", "logs.level"];
 const LISTS: &[&str] = &["scanner.prefixes", "scanner.suffixes", "shelves.layout"];
 
 impl Config {
@@ -231,6 +252,7 @@ impl Config {
             "screen.height" => self.screen.height,
             "scanner.blanking_ms" => self.scanner.blanking_ms,
             "retention.days" => self.retention.days,
+            "logs.max_total_mb" => self.logs.max_total_mb,
             other => unreachable!("{other} is not a number setting"),
         }
     }
@@ -252,6 +274,13 @@ impl Config {
                 key: "ui.language".to_owned(),
                 value: format!("{:?}", self.ui.language),
                 allowed: "use \"auto\", \"en\" or \"zh_CN\"".to_owned(),
+            });
+        }
+        if !LOG_LEVELS.contains(&self.logs.level.as_str()) {
+            return Err(ConfigError::Value {
+                key: "logs.level".to_owned(),
+                value: format!("{:?}", self.logs.level),
+                allowed: format!("use one of {}", LOG_LEVELS.join(", ")),
             });
         }
         let valid_slot = |slot: &String| {
@@ -289,6 +318,7 @@ impl Config {
             shift: chrono::Duration::hours(i64::from(self.desk.shift_hours)),
             reject_window: chrono::Duration::minutes(i64::from(self.desk.reject_window_min)),
             shelves: self.shelves.layout.clone(),
+            retention: chrono::Duration::days(i64::from(self.retention.days)),
         }
     }
 

@@ -5,10 +5,7 @@ use clap::Parser;
 fn main() {
     let cli = pickup_terminal::cli::Cli::parse();
     let code = match &cli.command {
-        Some(command) => {
-            pickup_terminal::cli::init_logging("warn");
-            pickup_terminal::cli::run(&cli, command)
-        }
+        Some(command) => pickup_terminal::cli::run(&cli, command),
         None => pickup_terminal::ui::launch::run(&cli),
     };
     std::process::exit(code);

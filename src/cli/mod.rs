@@ -8,8 +8,8 @@ mod decode;
 mod output;
 
 use std::ffi::OsString;
-use std::io::BufRead;
-use std::path::PathBuf;
+use std::io::{BufRead, IsTerminal};
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 
@@ -18,6 +18,7 @@ use crate::desk::{Desk, DeskError, Receipt};
 use crate::protocol::RejectReason;
 use crate::store::parcels::ParcelState;
 use crate::sync::{self, SyncError};
+use crate::{logs, support};
 
 /// Exit status for invalid input.
 pub const EXIT_INVALID: i32 = 2;
@@ -107,6 +108,19 @@ pub enum Command {
     },
     /// Print the barcodes and QR codes found in PNG or JPEG images
     Decode(decode::DecodeArgs),
+    /// Print the log lines written since a time
+    Logs {
+        /// An age such as 30m, 1h or 2d, or an RFC 3339 time such as
+        /// 2026-01-31T08:00:00Z
+        #[arg(long, value_name = "AGE|TIME", default_value = "1h")]
+        since: String,
+    },
+    /// Write a support bundle (status, queue, settings, recent logs) with no
+    /// personal data, to FILE or to stdout
+    Export {
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -157,10 +171,14 @@ pub fn data_dir(cli: &Cli) -> Result<PathBuf, DeskError> {
 
 /// Runs one desk command and returns the exit status.
 pub fn run(cli: &Cli, command: &Command) -> i32 {
+    let config = load_config(cli);
+    // Reading images or logs is no terminal activity, so it writes no log file.
+    let to_files = !matches!(command, Command::Decode(_) | Command::Logs { .. });
+    start_logging(cli, config.as_ref().ok(), "warn", to_files);
     if let Command::Decode(args) = command {
         return decode::run(args, cli.json);
     }
-    match execute(cli, command) {
+    match config.and_then(|config| execute(cli, &config, command)) {
         Ok(()) => 0,
         Err(error) => {
             output::error(cli.json, &error);
@@ -174,11 +192,12 @@ pub fn load_config(cli: &Cli) -> Result<Config, DeskError> {
     Config::load(cli.config.as_deref()).map_err(|error| DeskError::Invalid(error.to_string()))
 }
 
-fn execute(cli: &Cli, command: &Command) -> Result<(), DeskError> {
-    let config = load_config(cli)?;
+fn execute(cli: &Cli, config: &Config, command: &Command) -> Result<(), DeskError> {
     match command {
-        Command::Sync => return sync(cli, &config),
-        Command::Enroll { backend, token } => return enroll(cli, &config, backend, token),
+        Command::Sync => return sync(cli, config),
+        Command::Enroll { backend, token } => return enroll(cli, config, backend, token),
+        Command::Logs { since } => return print_logs(cli, since),
+        Command::Export { out } => return export(cli, config, out.as_deref()),
         _ => {}
     }
     let mut desk = Desk::open(&data_dir(cli)?, config.desk_config())?;
@@ -237,9 +256,11 @@ fn execute(cli: &Cli, command: &Command) -> Result<(), DeskError> {
             desk.sign_out()?;
             output::message(json, "signed_out", "signed out");
         }
-        Command::Sync | Command::Enroll { .. } | Command::Decode(_) => {
-            unreachable!("handled before the desk opens")
-        }
+        Command::Sync
+        | Command::Enroll { .. }
+        | Command::Decode(_)
+        | Command::Logs { .. }
+        | Command::Export { .. } => unreachable!("handled before the desk opens"),
     }
     Ok(())
 }
@@ -282,11 +303,13 @@ fn runtime() -> Result<tokio::runtime::Runtime, DeskError> {
 fn sync(cli: &Cli, config: &Config) -> Result<(), DeskError> {
     let data_dir = data_dir(cli)?;
     // Opening the desk first migrates the database and reports its errors.
-    drop(Desk::open(&data_dir, config.desk_config())?);
+    let mut desk = Desk::open(&data_dir, config.desk_config())?;
     let report = runtime()?.block_on(sync::sync_once(&data_dir, &config.sync_config()));
     match report {
         Ok(report) => {
             output::sync_report(cli.json, &report);
+            // Acknowledged events may let old parcels go.
+            desk.purge_expired()?;
             Ok(())
         }
         Err(error) => Err(sync_failure(error)),
@@ -342,11 +365,46 @@ fn pin_arg(pin: Option<&str>) -> Result<String, DeskError> {
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
-/// Logs to stderr at the level of `RUST_LOG`, else at `default` (for example
-/// `warn` or `info`).
-pub fn init_logging(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ =
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+fn print_logs(cli: &Cli, since: &str) -> Result<(), DeskError> {
+    let since = logs::parse_since(since, chrono::Utc::now()).map_err(DeskError::Invalid)?;
+    let dir = logs::log_dir(&data_dir(cli)?);
+    let lines = logs::lines_since(&dir, since).map_err(|error| {
+        DeskError::Invalid(format!("reading the logs in {} failed: {error}", dir.display()))
+    })?;
+    output::log_lines(cli.json, &lines);
+    Ok(())
+}
+
+fn export(cli: &Cli, config: &Config, out: Option<&Path>) -> Result<(), DeskError> {
+    let bundle = support::bundle(&data_dir(cli)?, config, chrono::Utc::now());
+    let Some(path) = out else {
+        output::support_bundle(&bundle);
+        return Ok(());
+    };
+    output::write_support_bundle(path, &bundle).map_err(|error| {
+        DeskError::Invalid(format!(
+            "writing the support bundle to {} failed: {error}: choose another --out FILE",
+            path.display()
+        ))
+    })?;
+    output::message(cli.json, "exported", &format!("support bundle written to {}", path.display()));
+    Ok(())
+}
+
+/// Starts logging to stderr at `stderr_level` (`RUST_LOG` replaces it) and,
+/// when `to_files` is set and the data directory is known, to the log files.
+/// Colour is used only on a terminal, without `--json` and without
+/// `NO_COLOR`.
+pub fn start_logging(cli: &Cli, config: Option<&Config>, stderr_level: &str, to_files: bool) {
+    let defaults = Config::default();
+    let settings = &config.unwrap_or(&defaults).logs;
+    let dir = if to_files { data_dir(cli).ok().map(|dir| logs::log_dir(&dir)) } else { None };
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
+    logs::init(&logs::LogOptions {
+        dir,
+        max_total_bytes: u64::from(settings.max_total_mb) << 20,
+        file_level: settings.level.clone(),
+        stderr_level: stderr_level.to_owned(),
+        color: !cli.json && !no_color && std::io::stderr().is_terminal(),
+    });
 }

@@ -161,3 +161,29 @@ pub fn sync_report(json: bool, report: &crate::sync::SyncReport) {
         report.queue_depth
     );
 }
+
+pub fn log_lines(json: bool, lines: &[String]) {
+    if json {
+        return print_json(&lines);
+    }
+    for line in lines {
+        out!("{line}");
+    }
+}
+
+pub fn support_bundle(bundle: &crate::support::SupportBundle) {
+    print_json(bundle);
+}
+
+/// Writes the bundle as JSON to a new file readable by its owner only.
+pub fn write_support_bundle(
+    path: &std::path::Path,
+    bundle: &crate::support::SupportBundle,
+) -> std::io::Result<()> {
+    let text = serde_json::to_vec_pretty(bundle)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(&text)
+}

@@ -54,6 +54,9 @@ pub struct DeskConfig {
     /// Shelf slots in the order they are suggested; empty means no
     /// suggestion.
     pub shelves: Vec<String>,
+    /// How long a parcel that has left the store is kept once the backend
+    /// has every event about it.
+    pub retention: Duration,
 }
 
 impl Default for DeskConfig {
@@ -63,6 +66,7 @@ impl Default for DeskConfig {
             shift: Duration::hours(8),
             reject_window: Duration::minutes(10),
             shelves: Vec::new(),
+            retention: Duration::days(30),
         }
     }
 }
@@ -487,6 +491,20 @@ impl Desk {
         let parcel = known_or_error(parcel, &barcode)?;
         self.record(&parcel, &operator, EventBody::CodeReissueRequested)?;
         Ok(parcel)
+    }
+
+    // ---- retention ---------------------------------------------------------
+
+    /// Deletes the parcels that left the store more than the retention time
+    /// ago and whose events the backend has all acknowledged. Returns how
+    /// many were deleted; [`store::retention`] lists what is kept back.
+    pub fn purge_expired(&mut self) -> Result<usize> {
+        let cutoff = self.now() - self.config.retention;
+        let purged = store::retention::purge(&mut self.conn, cutoff)?;
+        if purged > 0 {
+            tracing::info!(parcels = purged, cutoff = %format_time(cutoff), "desk: old parcels purged");
+        }
+        Ok(purged)
     }
 
     // ---- reading -----------------------------------------------------------

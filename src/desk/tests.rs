@@ -493,3 +493,117 @@ fn receipt_suggests_least_used_shelf() {
     let event = &desk.queue().unwrap()[0];
     assert_eq!(event.body, EventBody::Received { unexpected: true, shelf: Some("A1".into()) });
 }
+
+// ---- retention and privacy -------------------------------------------------
+
+/// Marks every event in the outbox as applied by the backend.
+fn acknowledge_all(desk: &mut Desk) {
+    let now = desk.now();
+    let ids: Vec<uuid::Uuid> = desk.queue().unwrap().iter().map(|entry| entry.event_id).collect();
+    let tx = desk.conn.transaction().unwrap();
+    for id in ids {
+        outbox::mark_sent(&tx, id, now).unwrap();
+    }
+    tx.commit().unwrap();
+}
+
+fn events_about(desk: &Desk, barcode: &str) -> i64 {
+    desk.conn
+        .query_row("SELECT COUNT(*) FROM outbox WHERE barcode = ?1", [barcode], |row| row.get(0))
+        .unwrap()
+}
+
+#[test]
+fn handed_over_parcel_purged_after_retention() {
+    let fixture = Fixture::new();
+    let mut desk = ready_parcel(&fixture, "JJD0001", "123456");
+    desk.hand_over("123456", "JJD0001").unwrap();
+    acknowledge_all(&mut desk);
+
+    fixture.clock.advance(Duration::days(29));
+    assert_eq!(desk.purge_expired().unwrap(), 0);
+    assert!(desk.parcel("JJD0001").unwrap().is_some());
+
+    fixture.clock.advance(Duration::days(2));
+    assert_eq!(desk.purge_expired().unwrap(), 1);
+    assert!(desk.parcel("JJD0001").unwrap().is_none());
+    assert_eq!(events_about(&desk, "JJD0001"), 0);
+    assert!(store::codes::codes_for_parcel(&desk.conn, "JJD0001").unwrap().is_empty());
+    let codes: i64 =
+        desk.conn.query_row("SELECT COUNT(*) FROM codes", [], |row| row.get(0)).unwrap();
+    assert_eq!(codes, 0);
+}
+
+#[test]
+fn unsent_event_blocks_purge() {
+    let fixture = Fixture::new();
+    let mut desk = fixture.open();
+    desk.receive("JJD0002").unwrap();
+    desk.refuse("JJD0002", None).unwrap();
+    acknowledge_all(&mut desk);
+    desk.return_to_courier("JJD0002", Some("ZTO-7")).unwrap();
+    fixture.clock.advance(Duration::days(90));
+
+    assert_eq!(desk.purge_expired().unwrap(), 0, "the return event is still pending");
+    assert_eq!(events_about(&desk, "JJD0002"), 3);
+
+    let pending = desk.queue().unwrap()[0].event_id;
+    let tx = desk.conn.transaction().unwrap();
+    outbox::quarantine(&tx, pending, "rejected by the backend").unwrap();
+    tx.commit().unwrap();
+    assert_eq!(desk.purge_expired().unwrap(), 0, "a quarantined event is unsent too");
+    assert_eq!(desk.parcel("JJD0002").unwrap().unwrap().state, ParcelState::Returned);
+}
+
+#[test]
+fn parcel_on_shelf_is_never_purged() {
+    let fixture = Fixture::new();
+    let mut desk = fixture.open();
+    desk.receive("JJD0003").unwrap();
+    acknowledge_all(&mut desk);
+    fixture.clock.advance(Duration::days(400));
+    assert_eq!(desk.purge_expired().unwrap(), 0);
+    assert!(desk.parcel("JJD0003").unwrap().is_some());
+}
+
+#[test]
+fn purge_keeps_code_of_remaining_parcel() {
+    let fixture = Fixture::new();
+    let mut desk = fixture.open();
+    for barcode in ["JJD0004", "JJD0005"] {
+        announce(&mut desk, barcode);
+        desk.receive(barcode).unwrap();
+    }
+    issue_code(&mut desk, "C-order", "246810", &["JJD0004", "JJD0005"]);
+    desk.hand_over("246810", "JJD0004").unwrap();
+    acknowledge_all(&mut desk);
+    fixture.clock.advance(Duration::days(31));
+
+    assert_eq!(desk.purge_expired().unwrap(), 1);
+    let still_ready = desk.parcels_for_code("246810").unwrap();
+    assert_eq!(still_ready.len(), 1);
+    assert_eq!(still_ready[0].barcode, "JJD0005");
+}
+
+#[test]
+fn manifest_keeps_only_masked_name_and_last_four_digits() {
+    let fixture = Fixture::new();
+    let mut desk = fixture.open();
+    let parcel = ManifestParcel {
+        barcode: "JJD0006".into(),
+        order_id: "O-6".into(),
+        customer_masked: "Wang Wei".into(),
+        phone_last4: "+86 138-0013-8000".into(),
+        courier: "ZTO".into(),
+        deadline: None,
+    };
+    apply(&mut desk, &[Change::ParcelAnnounced { parcel }]);
+    let stored = desk.parcel("JJD0006").unwrap().unwrap();
+    assert_eq!(stored.customer_masked, "W**");
+    assert_eq!(stored.phone_last4, "8000");
+
+    announce(&mut desk, "JJD0007");
+    let masked = desk.parcel("JJD0007").unwrap().unwrap();
+    assert_eq!(masked.customer_masked, "Wang *ei");
+    assert_eq!(masked.phone_last4, "1234");
+}

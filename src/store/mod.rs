@@ -10,6 +10,7 @@ pub mod codes;
 pub mod credentials;
 pub mod outbox;
 pub mod parcels;
+pub mod retention;
 pub mod schema;
 pub mod sync_state;
 
@@ -35,8 +36,10 @@ pub enum StoreError {
     )]
     TooNew { path: PathBuf, found: u32, known: u32 },
     #[error(
-        "migrating database {path} to version {version} failed: {source}; \
-         the database was left at its previous version"
+        "migrating database {path} to version {version} failed: {source}. \
+         The database was left unchanged at its previous version: reinstall the \
+         previous pickup-terminal to keep working, and send the output of \
+         `pickup-terminal export` to support"
     )]
     Migration { path: PathBuf, version: u32, source: rusqlite::Error },
     #[error("database busy: another process held it for more than {}s; try again", BUSY_TIMEOUT.as_secs())]

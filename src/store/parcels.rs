@@ -245,8 +245,34 @@ pub fn save(tx: &Transaction<'_>, parcel: &Parcel, now: DateTime<Utc>) -> Result
     Ok(())
 }
 
+/// Maximum length of a stored customer name, in characters.
+const MAX_NAME_LEN: usize = 64;
+
+/// Returns the name the counter may show. A name from the mall is masked
+/// already ("Wang *ei"). A name with no `*` in it is taken as unmasked, so it
+/// is cut to its first character followed by `**`.
+pub fn masked_name(name: &str) -> String {
+    let name = name.trim();
+    if name.contains('*') {
+        return name.chars().take(MAX_NAME_LEN).collect();
+    }
+    match name.chars().next() {
+        Some(first) => format!("{first}**"),
+        None => String::new(),
+    }
+}
+
+/// Returns the last four digits of a phone number, or fewer when it has fewer;
+/// every other character is dropped.
+pub fn phone_last4(phone: &str) -> String {
+    let digits: Vec<char> = phone.chars().filter(char::is_ascii_digit).collect();
+    digits[digits.len().saturating_sub(4)..].iter().collect()
+}
+
 /// Adds or refreshes a manifest entry. The counter data is updated in every
-/// state; the state itself is left alone unless the parcel is new.
+/// state; the state itself is left alone unless the parcel is new. Only the
+/// masked name and the last four phone digits are kept, even when the mall
+/// sends more.
 pub fn announce(tx: &Transaction<'_>, parcel: &ManifestParcel, now: DateTime<Utc>) -> Result<()> {
     let mut stored = get(tx, &parcel.barcode)?.unwrap_or_else(|| {
         let mut fresh = Parcel::unannounced(&parcel.barcode);
@@ -254,8 +280,8 @@ pub fn announce(tx: &Transaction<'_>, parcel: &ManifestParcel, now: DateTime<Utc
         fresh
     });
     stored.order_id = Some(parcel.order_id.clone());
-    stored.customer_masked = parcel.customer_masked.clone();
-    stored.phone_last4 = parcel.phone_last4.clone();
+    stored.customer_masked = masked_name(&parcel.customer_masked);
+    stored.phone_last4 = phone_last4(&parcel.phone_last4);
     stored.courier = parcel.courier.clone();
     if parcel.deadline.is_some() {
         stored.deadline = parcel.deadline;

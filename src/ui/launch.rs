@@ -11,10 +11,15 @@ use crate::store::credentials::Credentials;
 use crate::sync::SyncHandle;
 use crate::{demo, scan};
 
+/// Time between two purges of old parcels while the app runs; the first
+/// purge is at start-up.
+const PURGE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
+
 /// Runs the app until its window closes and returns the exit status.
 pub fn run(cli: &Cli) -> i32 {
-    cli::init_logging("info");
-    match run_app(cli) {
+    let config = cli::load_config(cli);
+    cli::start_logging(cli, config.as_ref().ok(), "info", true);
+    match config.map_err(anyhow_from_desk).and_then(|config| run_app(cli, &config)) {
         Ok(()) => 0,
         Err(error) => {
             eprintln!("error: {error:#}");
@@ -33,9 +38,12 @@ fn wants_demo(cli: &Cli, config: &crate::config::Config, enrolled: Option<&Crede
     !configured && !real_enrolment
 }
 
-fn run_app(cli: &Cli) -> anyhow::Result<()> {
-    let config = cli::load_config(cli)?;
+fn run_app(cli: &Cli, config: &crate::config::Config) -> anyhow::Result<()> {
     let data_dir = cli::data_dir(cli)?;
+    // Opening the desk first migrates the database, so a failed migration
+    // stops the start before any server or window is up.
+    let mut desk = Desk::open(&data_dir, config.desk_config()).map_err(anyhow_from_desk)?;
+    purge_old_parcels(&mut desk);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("sync")
@@ -44,9 +52,10 @@ fn run_app(cli: &Cli) -> anyhow::Result<()> {
     std::fs::create_dir_all(&data_dir)?;
     let enrolled = Credentials::load(&data_dir)?;
 
-    let demo = if wants_demo(cli, &config, enrolled.as_ref()) {
+    let demo = if wants_demo(cli, config, enrolled.as_ref()) {
         let demo = runtime.block_on(demo::start(&data_dir))?;
-        tracing::info!("demo: admin page at {}", demo.admin_url());
+        // The address carries the admin token, so it goes to stderr only.
+        tracing::info!(addr = %demo.backend.addr(), "demo: backend started");
         eprintln!("demo: admin page at {}", demo.admin_url());
         Some(demo)
     } else {
@@ -54,7 +63,6 @@ fn run_app(cli: &Cli) -> anyhow::Result<()> {
         None
     };
 
-    let desk = Desk::open(&data_dir, config.desk_config()).map_err(anyhow_from_desk)?;
     let sync = SyncHandle::spawn(runtime.handle(), data_dir.clone(), config.sync_config());
     let app = AppWindow::new()?;
     let size = slint::LogicalSize::new(config.screen.width as f32, config.screen.height as f32);
@@ -72,7 +80,16 @@ fn run_app(cli: &Cli) -> anyhow::Result<()> {
         sync_config: config.sync_config(),
         wedge,
     };
-    let _shell = Shell::install(&app, context);
+    let shell = Shell::install(&app, context);
+    let purge_timer = slint::Timer::default();
+    let weak_shell = std::rc::Rc::downgrade(&shell);
+    purge_timer.start(slint::TimerMode::Repeated, PURGE_INTERVAL, move || {
+        let Some(shell) = weak_shell.upgrade() else { return };
+        match shell.desk.try_borrow_mut() {
+            Ok(mut desk) => purge_old_parcels(&mut desk),
+            Err(_) => tracing::warn!("app: desk busy, purge of old parcels left for the next day"),
+        }
+    });
     tracing::info!(data_dir = %data_dir.display(), "app: window open");
     app.run()?;
     tracing::info!("app: window closed");
@@ -99,6 +116,14 @@ fn point_at_backend(
         None => tracing::warn!("app: not enrolled; enrol in Settings to reach {url}"),
     }
     Ok(())
+}
+
+/// Purges old parcels, logging a failure instead of stopping the app: the
+/// parcels stay until the next purge.
+fn purge_old_parcels(desk: &mut Desk) {
+    if let Err(error) = desk.purge_expired() {
+        tracing::warn!(%error, "app: purging old parcels failed");
+    }
 }
 
 fn anyhow_from_desk(error: DeskError) -> anyhow::Error {

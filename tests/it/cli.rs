@@ -7,13 +7,18 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-struct Terminal {
-    dir: tempfile::TempDir,
+pub(crate) struct Terminal {
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl Terminal {
+    /// Creates an empty data directory.
+    pub(crate) fn empty() -> Terminal {
+        Terminal { dir: tempfile::tempdir().unwrap() }
+    }
+
     /// Creates a data directory with one signed-in operator.
-    fn signed_in() -> Terminal {
+    pub(crate) fn signed_in() -> Terminal {
         let terminal = Terminal { dir: tempfile::tempdir().unwrap() };
         assert_eq!(
             terminal.run(["operator", "add", "clerk", "--pin", "2468"]).status.code(),
@@ -23,7 +28,7 @@ impl Terminal {
         terminal
     }
 
-    fn run<I, S>(&self, args: I) -> Output
+    pub(crate) fn run<I, S>(&self, args: I) -> Output
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
@@ -32,7 +37,7 @@ impl Terminal {
     }
 
     /// Returns the program on this data directory, reading no other settings.
-    fn command(&self) -> Command {
+    pub(crate) fn command(&self) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_pickup-terminal"));
         command.arg("--data-dir").arg(self.dir.path());
         command.env("XDG_CONFIG_HOME", self.dir.path().join("config"));
@@ -42,7 +47,7 @@ impl Terminal {
         command
     }
 
-    fn json<I, S>(&self, args: I) -> Value
+    pub(crate) fn json<I, S>(&self, args: I) -> Value
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
@@ -57,7 +62,7 @@ impl Terminal {
     }
 }
 
-fn stderr(output: &Output) -> String {
+pub(crate) fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 

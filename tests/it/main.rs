@@ -5,6 +5,7 @@
 mod backend;
 mod cli;
 mod flows;
+mod ops;
 mod screens;
 mod sync;
 mod window;
