@@ -235,13 +235,36 @@ pub enum Change {
     },
 }
 
+/// Version of the protocol that this module describes. A pull response
+/// states it in `protocol`; a terminal stops pulling from a backend that
+/// states another version.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+fn protocol_version() -> u32 {
+    PROTOCOL_VERSION
+}
+
 /// Response body of `GET /v1/changes?cursor=C`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PullResponse {
+    /// Protocol version of the changes; 1 when absent.
+    #[serde(default = "protocol_version")]
+    pub protocol: u32,
     pub changes: Vec<Change>,
     /// Opaque; the terminal sends it back unchanged on its next pull.
     pub cursor: String,
     /// True when more changes are waiting past this page.
+    pub more: bool,
+}
+
+/// A pull response whose changes are not decoded yet, so that the terminal
+/// can skip one it cannot use and still apply the rest of the page.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RawPullResponse {
+    #[serde(default = "protocol_version")]
+    pub protocol: u32,
+    pub changes: Vec<serde_json::Value>,
+    pub cursor: String,
     pub more: bool,
 }
 
@@ -268,6 +291,10 @@ pub struct ErrorBody {
     /// Events the error is about, where it is about some and not all.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub event_ids: Vec<Uuid>,
+    /// With error `seq_behind` (409): the highest seq the backend has applied
+    /// for this terminal. The terminal numbers its unsent events above it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seq: Option<i64>,
 }
 
 #[cfg(test)]

@@ -196,6 +196,9 @@ pub async fn recall(
         .map(|reason| reason.trim().to_string())
         .filter(|reason| !reason.is_empty())
         .unwrap_or_else(|| parcels::DEFAULT_RECALL_REASON.to_string());
+    if let Err(reason) = parcels::check_recall_reason(&reason) {
+        return Err(ApiFailure::bad_request("invalid_reason", reason));
+    }
     let now = Utc::now();
     let answer = state
         .with_db(move |conn, _| {

@@ -27,8 +27,9 @@ type Verdict = Result<(), String>;
 /// its earlier outcome again (`duplicate`, or the same rejection).
 ///
 /// Fails, applying nothing, with 403 when an event names another terminal or
-/// a barcode of another store's manifest, and with 500 when the database or
-/// the SMS gateway fails.
+/// a barcode of another store's manifest, with 409 `seq_behind` when the
+/// first event not seen before has a seq at or below the terminal's last
+/// applied seq, and with 500 when the database or the SMS gateway fails.
 pub fn apply_batch(
     conn: &mut Connection,
     issuer: &CodeIssuer<'_>,
@@ -47,6 +48,7 @@ pub fn apply_batch(
     )?;
     let mut order: Vec<usize> = (0..events.len()).collect();
     order.sort_by_key(|&index| events[index].seq);
+    check_seq_ahead(&tx, terminal, events, &order, last_seq)?;
 
     let mut outcomes = vec![EventOutcome::Duplicate; events.len()];
     let context = Context { tx: &tx, issuer, terminal, now };
@@ -65,6 +67,49 @@ pub fn apply_batch(
         .map(|(event, outcome)| EventResult { event_id: event.event_id, outcome })
         .collect();
     Ok(results)
+}
+
+/// Fails with 409 `seq_behind` when the lowest-seq event that was never
+/// recorded has a seq at or below `last_seq`. That happens when the terminal
+/// lost its database (deleted, or restored from an old copy) and numbers
+/// from 1 again. The response carries `last_seq` so the terminal can number
+/// its unsent events above it and push them again. Events seen before are
+/// recognised by their id, whatever their seq, so none is applied twice.
+fn check_seq_ahead(
+    conn: &Connection,
+    terminal: &Terminal,
+    events: &[Event],
+    order: &[usize],
+    last_seq: i64,
+) -> Result<(), ApiFailure> {
+    let mut known = conn.prepare_cached("SELECT 1 FROM events WHERE event_id = ?1")?;
+    for &index in order {
+        let event = &events[index];
+        if known.exists([event.event_id.to_string()])? {
+            continue;
+        }
+        if event.seq > last_seq {
+            return Ok(());
+        }
+        tracing::warn!(
+            terminal_id = terminal.terminal_id,
+            seq = event.seq,
+            last_seq,
+            "push rejected: seq behind the last applied one"
+        );
+        let mut failure = ApiFailure::new(
+            axum::http::StatusCode::CONFLICT,
+            "seq_behind",
+            format!(
+                "event seq {} is not after {last_seq}, the last seq applied for terminal {}; \
+                 number the unsent events above {last_seq} and push them again",
+                event.seq, terminal.terminal_id
+            ),
+        );
+        failure.last_seq = Some(last_seq);
+        return Err(failure);
+    }
+    Ok(())
 }
 
 fn check_terminal_ids(terminal: &Terminal, events: &[Event]) -> Result<(), ApiFailure> {
@@ -214,6 +259,9 @@ impl Context<'_> {
         if let Err(reason) = parcels::check_barcode(&event.barcode) {
             return Ok(Err(reason));
         }
+        if let Err(reason) = check_event_text(event) {
+            return Ok(Err(reason));
+        }
         if event.seq < 1 {
             return Ok(Err(format!("seq {} is invalid: sequence numbers start at 1", event.seq)));
         }
@@ -260,7 +308,7 @@ impl Context<'_> {
                 )?;
                 let parcel = parcels::find(self.tx, store_id, &event.barcode)?
                     .expect("the parcel was inserted in this transaction");
-                self.issue_first_code(&parcel)?;
+                self.flag_unexpected(&parcel, event)?;
                 Ok(Ok(()))
             }
             EventBody::Rejected { .. } => {
@@ -295,7 +343,11 @@ impl Context<'_> {
         match parcel.state {
             ParcelState::Announced | ParcelState::Rejected => {
                 parcels::set_state(self.tx, parcel, ParcelState::Received, shelf, self.now)?;
-                self.issue_first_code(parcel)?;
+                if parcel.unexpected {
+                    self.flag_unexpected(parcel, event)?;
+                } else {
+                    self.issue_first_code(parcel)?;
+                }
                 Ok(Ok(()))
             }
             ParcelState::Cancelled => {
@@ -415,6 +467,12 @@ impl Context<'_> {
     }
 
     fn reissue(&self, parcel: &ParcelRecord) -> anyhow::Result<Verdict> {
+        if parcel.unexpected {
+            return Ok(Err(format!(
+                "parcel {} is in no manifest, so there is no customer to send a code to",
+                parcel.barcode
+            )));
+        }
         if parcel.state != ParcelState::Received {
             return Ok(Err(format!(
                 "parcel {} is {}; only received parcels get a new code",
@@ -424,6 +482,21 @@ impl Context<'_> {
         }
         self.issuer.issue(self.tx, &parcel.code_target(), self.now)?;
         Ok(Ok(()))
+    }
+
+    /// Records a parcel that no manifest announced. It has no customer, so
+    /// no code is issued or texted. It gets the default collection period,
+    /// so it falls due for return, and a conflict, so the terminal lists it
+    /// as a problem for the mall to settle.
+    fn flag_unexpected(&self, parcel: &ParcelRecord, event: &Event) -> anyhow::Result<()> {
+        let deadline = self.now + Duration::days(DEFAULT_HOLD_DAYS);
+        parcels::set_deadline(self.tx, parcel, deadline, self.now)?;
+        let message = format!(
+            "parcel {} is in no manifest, so it has no customer and no code; \
+             keep it apart and ask the mall who it is for",
+            parcel.barcode
+        );
+        parcels::record_conflict(self.tx, parcel, Some(event.event_id), &message, self.now)
     }
 
     /// Issues the code of a newly received parcel and gives it the default
@@ -438,10 +511,47 @@ impl Context<'_> {
     }
 }
 
+/// Maximum length of an event's operator id and courier id, in characters.
+const MAX_ID_CHARS: usize = 64;
+/// Maximum length of an event's note, in characters; the terminal's own
+/// limit on notes.
+const MAX_NOTE_CHARS: usize = 200;
+
+/// Checks the free text of an event: the operator id, notes and courier
+/// id are bounded in length and free of control characters, so a terminal
+/// cannot store arbitrary text in the mall's records.
+fn check_event_text(event: &Event) -> Result<(), String> {
+    let (note, courier) = match &event.body {
+        EventBody::Rejected { note, .. } | EventBody::ReturnPending { note, .. } => {
+            (note.as_deref(), None)
+        }
+        EventBody::Returned { courier_id } => (None, courier_id.as_deref()),
+        _ => (None, None),
+    };
+    let fields = [
+        ("operator_id", Some(event.operator_id.as_str()), MAX_ID_CHARS),
+        ("note", note, MAX_NOTE_CHARS),
+        ("courier_id", courier, MAX_ID_CHARS),
+    ];
+    for (name, value, max) in fields {
+        let Some(value) = value else { continue };
+        if value.chars().count() > max {
+            return Err(format!("{name} is longer than {max} characters"));
+        }
+        if value.chars().any(char::is_control) {
+            return Err(format!("{name} contains control characters"));
+        }
+    }
+    Ok(())
+}
+
 fn check_shelf(shelf: Option<&str>) -> Result<(), String> {
     match shelf {
         Some(shelf) if shelf.chars().count() > MAX_SHELF_CHARS => {
             Err(format!("shelf label is longer than {MAX_SHELF_CHARS} characters"))
+        }
+        Some(shelf) if shelf.chars().any(char::is_control) => {
+            Err("shelf label contains control characters".to_owned())
         }
         _ => Ok(()),
     }

@@ -10,7 +10,7 @@ use rusqlite::Connection;
 
 use super::db::{self, format_time};
 use super::error::ApiFailure;
-use crate::protocol::{Change, PullResponse};
+use crate::protocol::{Change, PROTOCOL_VERSION, PullResponse};
 
 /// Appends a change for every terminal of the store (`terminal_id` `None`)
 /// or for one terminal.
@@ -33,7 +33,8 @@ pub fn append(
 /// first. An empty or absent cursor starts from the beginning.
 ///
 /// Fails with 400 `invalid_cursor` when the cursor is not one this backend
-/// wrote.
+/// wrote, and with 400 `cursor_ahead` when it points past the newest change
+/// of this database, which no pull can have returned.
 pub fn pull(
     conn: &Connection,
     store_id: &str,
@@ -46,6 +47,18 @@ pub fn pull(
         None => 0,
         Some(text) => position_after(text, &instance, terminal_id)?,
     };
+    let newest: i64 =
+        conn.query_row("SELECT COALESCE(MAX(change_id), 0) FROM changes", [], |row| row.get(0))?;
+    if after > newest {
+        tracing::warn!(terminal_id, after, newest, "pull rejected: cursor past the newest change");
+        return Err(ApiFailure::bad_request(
+            "cursor_ahead",
+            format!(
+                "cursor points at change {after}, past the newest change {newest}; \
+                 send back a cursor from an earlier pull, or none to start over"
+            ),
+        ));
+    }
     let mut statement = conn.prepare_cached(
         "SELECT change_id, body FROM changes
          WHERE store_id = ?1 AND (terminal_id IS NULL OR terminal_id = ?2) AND change_id > ?3
@@ -69,7 +82,12 @@ pub fn pull(
         changes.push(change);
         last = change_id;
     }
-    Ok(PullResponse { changes, cursor: format_cursor(&instance, last), more })
+    Ok(PullResponse {
+        protocol: PROTOCOL_VERSION,
+        changes,
+        cursor: format_cursor(&instance, last),
+        more,
+    })
 }
 
 fn format_cursor(instance: &str, change_id: i64) -> String {
@@ -162,6 +180,17 @@ mod tests {
         let (_dir, conn) = test_db();
         let err = pull(&conn, "S1", "S1-T01", Some("v1.x"), 10).unwrap_err();
         assert_eq!(err.code, "invalid_cursor");
+    }
+
+    #[test]
+    fn cursor_past_end_is_bad_request() {
+        let (_dir, conn) = test_db();
+        append(&conn, "S1", None, &cancelled("A"), Utc::now()).unwrap();
+        let first = pull(&conn, "S1", "S1-T01", None, 10).unwrap();
+        let (prefix, _) = first.cursor.rsplit_once('.').unwrap();
+        let ahead = format!("{prefix}.99");
+        let err = pull(&conn, "S1", "S1-T01", Some(&ahead), 10).unwrap_err();
+        assert_eq!(err.code, "cursor_ahead");
     }
 
     #[test]

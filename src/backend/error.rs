@@ -18,6 +18,8 @@ pub struct ApiFailure {
     pub event_ids: Vec<Uuid>,
     /// Seconds for the `Retry-After` header.
     pub retry_after_secs: Option<u64>,
+    /// The terminal's last applied seq, sent with `seq_behind`.
+    pub last_seq: Option<i64>,
 }
 
 impl ApiFailure {
@@ -28,6 +30,7 @@ impl ApiFailure {
             message: message.into(),
             event_ids: Vec::new(),
             retry_after_secs: None,
+            last_seq: None,
         }
     }
 
@@ -87,6 +90,7 @@ impl IntoResponse for ApiFailure {
             error: self.code.to_string(),
             message: self.message,
             event_ids: self.event_ids,
+            last_seq: self.last_seq,
         };
         let mut response = (self.status, Json(body)).into_response();
         if let Some(secs) = self.retry_after_secs {

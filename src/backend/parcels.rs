@@ -14,6 +14,26 @@ use crate::protocol::{Change, ManifestParcel};
 /// Reason recorded when an admin recalls a parcel without giving one.
 pub const DEFAULT_RECALL_REASON: &str = "recalled by the mall";
 
+/// Maximum length of a recall reason, in characters. It matches the
+/// terminal's limit on notes, because the terminal shows the reason as the
+/// parcel's return note.
+pub const MAX_RECALL_REASON_CHARS: usize = 200;
+
+/// Checks a recall reason an admin typed: at most
+/// [`MAX_RECALL_REASON_CHARS`] characters and no control characters.
+pub fn check_recall_reason(reason: &str) -> Result<(), String> {
+    let length = reason.chars().count();
+    if length > MAX_RECALL_REASON_CHARS {
+        return Err(format!(
+            "recall reason is {length} characters long, more than {MAX_RECALL_REASON_CHARS}: shorten it"
+        ));
+    }
+    if reason.chars().any(char::is_control) {
+        return Err("recall reason contains control characters: type it on one line".to_owned());
+    }
+    Ok(())
+}
+
 /// Lifecycle state of a parcel in the backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -368,6 +388,12 @@ pub fn reissue(
     parcel: &ParcelRecord,
     now: DateTime<Utc>,
 ) -> Result<String, ApiFailure> {
+    if parcel.unexpected {
+        return Err(ApiFailure::conflict(format!(
+            "parcel {} is in no manifest, so there is no customer to send a code to",
+            parcel.barcode
+        )));
+    }
     if parcel.state != ParcelState::Received {
         return Err(ApiFailure::conflict(format!(
             "parcel {} is {}; only received parcels get a new code",

@@ -78,18 +78,30 @@ fn masked_name(rng: &mut SplitMix64) -> String {
     if rng.below(4) == 0 { format!("{surname} *") } else { format!("{surname} *{}", &given[1..]) }
 }
 
+/// Maximum number of parcels one seed run announces. The whole manifest is
+/// built in memory and returned, so the bound keeps memory use to an
+/// estimated few tens of megabytes. Seed another store for more parcels.
+pub const MAX_SEED_PARCELS: usize = 100_000;
+
 /// Announces a demo manifest of `parcels` parcels to `store` in the database
 /// at `db_path`, creating the store and the database when missing. Barcodes
 /// the store already has are left as they are, so seeding twice adds
 /// nothing. Returns the store's rows for the manifest's barcodes.
 ///
-/// Fails on an invalid store id or when the database cannot be written.
+/// Fails on an invalid store id, on more than [`MAX_SEED_PARCELS`] parcels,
+/// or when the database cannot be written.
 pub fn seed(
     db_path: &Path,
     store: &str,
     parcels: usize,
     seed: u64,
 ) -> anyhow::Result<Vec<ManifestParcel>> {
+    if parcels > MAX_SEED_PARCELS {
+        anyhow::bail!(
+            "{parcels} parcels is more than the {MAX_SEED_PARCELS} one seed run announces; \
+             use a smaller --parcels"
+        );
+    }
     let now = Utc::now();
     let mut conn = db::open(db_path)?;
     let tx = conn.transaction()?;
@@ -171,6 +183,15 @@ mod tests {
             let days = (parcel.deadline.unwrap() - today()).num_days();
             assert!((2..=7).contains(&days), "{days}");
         }
+    }
+
+    #[test]
+    fn huge_seed_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mall.db");
+        let err = seed(&path, "S1", usize::MAX, 1).unwrap_err();
+        assert!(err.to_string().contains("smaller --parcels"), "{err}");
+        assert!(!path.exists(), "a refused seed must not create the database");
     }
 
     #[test]

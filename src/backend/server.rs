@@ -4,18 +4,21 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request};
+use axum::{Extension, Router};
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use rusqlite::Connection;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use tokio::sync::{oneshot, watch};
+use tokio::task::{JoinHandle, JoinSet};
 
 use super::codes::{CodeIssuer, CodeSecret, OutboxGateway, SmsGateway};
 use super::error::ApiFailure;
@@ -37,7 +40,14 @@ pub struct BackendConfig {
     pub rate_limit: RateLimit,
     /// Gateway that sends the customers' text messages.
     pub sms: Arc<dyn SmsGateway>,
+    /// Time a client has to send a request's headers, counted from when the
+    /// server starts reading them; a slower connection is closed.
+    pub header_read_timeout: Duration,
 }
+
+/// Default of [`BackendConfig::header_read_timeout`]. A terminal sends its
+/// headers in one write, so this leaves room for a slow mobile link.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl BackendConfig {
     /// Returns a configuration with the default rate limit and the bundled
@@ -53,6 +63,7 @@ impl BackendConfig {
             admin_token: admin_token.into(),
             rate_limit: RateLimit::default(),
             sms: Arc::new(OutboxGateway),
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
         }
     }
 }
@@ -223,15 +234,7 @@ pub async fn start(config: BackendConfig) -> anyhow::Result<RunningBackend> {
         }
     });
     let (stop, stopped) = oneshot::channel::<()>();
-    let service = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, service)
-            .with_graceful_shutdown(async move {
-                // A dropped sender also stops the server.
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let task = tokio::spawn(serve(listener, router(state), config.header_read_timeout, stopped));
     tracing::info!(%addr, db = %config.db_path.display(), "mall backend listening");
     Ok(RunningBackend {
         addr,
@@ -240,6 +243,65 @@ pub async fn start(config: BackendConfig) -> anyhow::Result<RunningBackend> {
         stop: Some(stop),
         task: Some(task),
     })
+}
+
+/// Accepts connections until `stopped` fires or its sender is dropped, then
+/// lets open connections finish their requests. Unlike `axum::serve`, this
+/// loop bounds the time to send request headers, so a client that sends
+/// half a request cannot hold a connection open forever.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    header_read_timeout: Duration,
+    mut stopped: oneshot::Receiver<()>,
+) -> std::io::Result<()> {
+    let (closing, closing_signal) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Running out of file descriptors is the usual cause;
+                    // a pause lets open connections finish.
+                    tracing::warn!(error = %err, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = &mut stopped => break,
+        };
+        while connections.try_join_next().is_some() {}
+        let service = TowerToHyperService::new(router.clone().layer(Extension(ConnectInfo(peer))));
+        let closing_signal = closing_signal.clone();
+        connections.spawn(serve_connection(stream, service, header_read_timeout, closing_signal));
+    }
+    drop(listener);
+    let _ = closing.send(true);
+    while connections.join_next().await.is_some() {}
+    Ok(())
+}
+
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    service: TowerToHyperService<Router>,
+    header_read_timeout: Duration,
+    mut closing: watch::Receiver<bool>,
+) {
+    let mut builder = http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(header_read_timeout);
+    let connection = builder.serve_connection(TokioIo::new(stream), service).with_upgrades();
+    tokio::pin!(connection);
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        _ = closing.wait_for(|closing| *closing) => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(err) = result {
+        tracing::debug!(error = %err, "connection ended with an error");
+    }
 }
 
 fn router(state: SharedState) -> Router {

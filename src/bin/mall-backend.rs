@@ -48,7 +48,7 @@ enum Command {
         /// Store id: 1 to 32 letters, digits, '-' or '_'.
         #[arg(long)]
         store: String,
-        /// Number of parcels in the manifest.
+        /// Number of parcels in the manifest, at most 100000.
         #[arg(long)]
         parcels: usize,
         /// Seed of the generator; the same seed gives the same manifest.

@@ -36,8 +36,8 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// Backend address for this start of the clerk's screen, replacing the
-    /// enrolled one (no embedded demo then)
+    /// Backend address for this start of the clerk's screen or for one
+    /// `sync`, in place of the enrolled one (no embedded demo then)
     #[arg(long, value_name = "URL")]
     pub backend: Option<String>,
 
@@ -105,6 +105,10 @@ pub enum Command {
         /// The one-time enrolment token from the mall's admin
         #[arg(long, value_name = "TOKEN")]
         token: String,
+        /// Enrol even though events are unsent: they are kept as quarantined
+        /// events (see `status`) when the new enrolment is for another store
+        #[arg(long)]
+        force: bool,
     },
     /// Print the barcodes and QR codes found in PNG or JPEG images
     Decode(decode::DecodeArgs),
@@ -195,7 +199,9 @@ pub fn load_config(cli: &Cli) -> Result<Config, DeskError> {
 fn execute(cli: &Cli, config: &Config, command: &Command) -> Result<(), DeskError> {
     match command {
         Command::Sync => return sync(cli, config),
-        Command::Enroll { backend, token } => return enroll(cli, config, backend, token),
+        Command::Enroll { backend, token, force } => {
+            return enroll(cli, config, backend, token, *force);
+        }
         Command::Logs { since } => return print_logs(cli, since),
         Command::Export { out } => return export(cli, config, out.as_deref()),
         _ => {}
@@ -304,7 +310,9 @@ fn sync(cli: &Cli, config: &Config) -> Result<(), DeskError> {
     let data_dir = data_dir(cli)?;
     // Opening the desk first migrates the database and reports its errors.
     let mut desk = Desk::open(&data_dir, config.desk_config())?;
-    let report = runtime()?.block_on(sync::sync_once(&data_dir, &config.sync_config()));
+    let sync_config = config.sync_config();
+    let report =
+        runtime()?.block_on(sync::sync_once_via(&data_dir, &sync_config, cli.backend.as_deref()));
     match report {
         Ok(report) => {
             output::sync_report(cli.json, &report);
@@ -316,11 +324,17 @@ fn sync(cli: &Cli, config: &Config) -> Result<(), DeskError> {
     }
 }
 
-fn enroll(cli: &Cli, config: &Config, backend: &str, token: &str) -> Result<(), DeskError> {
+fn enroll(
+    cli: &Cli,
+    config: &Config,
+    backend: &str,
+    token: &str,
+    force: bool,
+) -> Result<(), DeskError> {
     let data_dir = data_dir(cli)?;
     drop(Desk::open(&data_dir, config.desk_config())?);
     let enrolled = runtime()?
-        .block_on(sync::enroll(&data_dir, backend, token, &config.sync_config()))
+        .block_on(sync::enroll_with(&data_dir, backend, token, &config.sync_config(), force))
         .map_err(sync_failure)?;
     output::message(
         cli.json,
@@ -330,12 +344,15 @@ fn enroll(cli: &Cli, config: &Config, backend: &str, token: &str) -> Result<(), 
     Ok(())
 }
 
-/// Maps a sync failure to a desk error: enrolment problems are for the clerk
-/// to fix (exit 3), the rest is internal (exit 1).
+/// Maps a sync failure to a desk error. A wrong URL or enrolment token is
+/// invalid input (exit 2). A missing enrolment or a refused re-enrolment is
+/// for the clerk to settle (exit 3). A failed exchange is exit 1.
 fn sync_failure(error: SyncError) -> DeskError {
     match error {
         SyncError::NotEnrolled => DeskError::NotEnrolled,
         SyncError::Store(error) => DeskError::Store(error),
+        error if error.is_invalid_input() => DeskError::Invalid(error.to_string()),
+        error @ SyncError::UnsentEvents { .. } => DeskError::SyncRefused(error.to_string()),
         other => DeskError::Sync(other.to_string()),
     }
 }

@@ -128,10 +128,11 @@ pub fn status(json: bool, status: &Status) {
     );
     let age = status.oldest_unsent_age_s.map(|age| format!(", oldest {age} s")).unwrap_or_default();
     out!(
-        "unsent events {}{age}, quarantined {}, conflicts {}",
+        "unsent events {}{age}, quarantined {}, conflicts {}, skipped changes {}",
         status.queue_depth,
         status.quarantined,
-        status.conflicts
+        status.conflicts,
+        status.skipped_changes
     );
     let last = status
         .last_sync_at
@@ -153,11 +154,13 @@ pub fn sync_report(json: bool, report: &crate::sync::SyncReport) {
         return print_json(report);
     }
     out!(
-        "pushed {} events ({} already applied), quarantined {}, pulled {} changes; {} still queued",
+        "pushed {} events ({} already applied), quarantined {}, pulled {} changes \
+         ({} skipped as unusable); {} still queued",
         report.pushed,
         report.duplicates,
         report.quarantined,
         report.changes,
+        report.skipped,
         report.queue_depth
     );
 }

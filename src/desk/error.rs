@@ -41,6 +41,10 @@ pub enum DeskError {
     /// Talking to the backend failed; nothing local was lost.
     #[error("{0}")]
     Sync(String),
+    /// A sync or enrolment rule rejects the request, for example enrolling
+    /// again while events are unsent; nothing was changed.
+    #[error("{0}")]
+    SyncRefused(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -64,7 +68,8 @@ impl DeskError {
             | DeskError::CodeLocked { .. }
             | DeskError::NotSignedIn
             | DeskError::BadSignIn
-            | DeskError::NotEnrolled => 3,
+            | DeskError::NotEnrolled
+            | DeskError::SyncRefused(_) => 3,
             DeskError::Credentials(_) | DeskError::Sync(_) | DeskError::Store(_) => 1,
         }
     }

@@ -530,6 +530,11 @@ impl Desk {
         Ok(sync_state::conflicts(&self.conn)?)
     }
 
+    /// Returns the pulled changes that were skipped as unusable.
+    pub fn skipped_changes(&self) -> Result<Vec<sync_state::SkippedChange>> {
+        Ok(sync_state::skipped_changes(&self.conn)?)
+    }
+
     pub fn credentials(&self) -> Result<Option<Credentials>> {
         Ok(Credentials::load(&self.data_dir)?)
     }
@@ -632,7 +637,7 @@ pub fn validate_barcode(raw: &str) -> Result<String> {
 
 /// Checks free text: trimmed, at most `max` characters, no control
 /// characters. Empty text is `None`.
-fn validate_text(what: &str, raw: &str, max: usize) -> Result<Option<String>> {
+pub(crate) fn validate_text(what: &str, raw: &str, max: usize) -> Result<Option<String>> {
     let text = raw.trim();
     if text.chars().any(char::is_control) {
         return Err(DeskError::Invalid(format!(
@@ -667,6 +672,8 @@ pub struct Status {
     pub oldest_unsent_age_s: Option<i64>,
     pub quarantined: u64,
     pub conflicts: u64,
+    /// Pulled changes skipped because they could not be used.
+    pub skipped_changes: u64,
     pub online: bool,
     pub last_sync_at: Option<DateTime<Utc>>,
     pub last_sync_error: Option<String>,
@@ -703,6 +710,8 @@ impl Status {
                 .map(|at| (desk.now() - at).num_seconds().max(0)),
             quarantined: queue.quarantined,
             conflicts: unacknowledged,
+            skipped_changes: desk.skipped_changes()?.iter().filter(|c| !c.acknowledged).count()
+                as u64,
             online: sync.online,
             last_sync_at: sync.last_sync_at,
             last_sync_error: sync.last_error,

@@ -180,6 +180,47 @@ pub fn quarantine(tx: &Transaction<'_>, event_id: Uuid, reason: &str) -> Result<
     Ok(())
 }
 
+/// Moves every pending event out of the queue for good, keeping `reason`,
+/// and returns how many there were.
+pub fn quarantine_pending(tx: &Transaction<'_>, reason: &str) -> Result<u64> {
+    let changed = tx
+        .prepare_cached(
+            "UPDATE outbox SET status = 'quarantined', last_error = ?1 WHERE status = 'pending'",
+        )?
+        .execute([reason])?;
+    Ok(changed as u64)
+}
+
+/// Numbers the pending events above `last_seq` and above every stored
+/// event, keeping their order, and moves the next seq past them. Returns how
+/// many events got new numbers: none when the lowest pending seq is already
+/// above `last_seq`.
+///
+/// The backend reports `last_seq` when this database numbers from below it,
+/// because the database was deleted or restored from an old copy. Event ids
+/// stay the same, so the backend still recognises the events it applied.
+pub fn renumber_pending_above(tx: &Transaction<'_>, last_seq: i64) -> Result<u64> {
+    let (lowest_pending, highest): (Option<i64>, Option<i64>) = tx.query_row(
+        "SELECT (SELECT MIN(seq) FROM outbox WHERE status = 'pending'), (SELECT MAX(seq) FROM outbox)",
+        [],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )?;
+    let mut renumbered = 0;
+    if let Some(lowest) = lowest_pending.filter(|&lowest| lowest <= last_seq) {
+        let offset = last_seq.max(highest.unwrap_or(0)) + 1 - lowest;
+        // Two steps, because a one-step shift can collide with a row that
+        // has not moved yet: sequence numbers are the primary key.
+        renumbered = tx.execute("UPDATE outbox SET seq = -seq WHERE status = 'pending'", [])?;
+        tx.execute("UPDATE outbox SET seq = ?1 - seq WHERE seq < 0", [offset])?;
+    }
+    tx.execute(
+        "UPDATE terminal SET next_seq = MAX(next_seq, ?1 + 1, \
+         (SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox)) WHERE id = 1",
+        [last_seq],
+    )?;
+    Ok(renumbered as u64)
+}
+
 /// Counts one more failed try of a pending event and returns the new count.
 pub fn record_failure(tx: &Transaction<'_>, event_id: Uuid, error: &str) -> Result<u32> {
     let attempts = tx.query_row(
@@ -222,4 +263,57 @@ pub fn summary(conn: &Connection) -> Result<QueueSummary> {
         quarantined,
         oldest_unsent: oldest.as_deref().map(parse_time).transpose()?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open_with_operator() -> (tempfile::TempDir, Connection) {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::store::open(&dir.path().join(crate::store::DB_FILE)).unwrap();
+        conn.execute(
+            "INSERT INTO operators (id, name, pin_hash, created_at) VALUES ('c', 'C', 'x', 'now')",
+            [],
+        )
+        .unwrap();
+        (dir, conn)
+    }
+
+    fn append_one(conn: &mut Connection, barcode: &str) -> OutboxEntry {
+        let tx = conn.transaction().unwrap();
+        let entry = append(&tx, barcode, "c", Utc::now(), EventBody::HandedOver).unwrap();
+        tx.commit().unwrap();
+        entry
+    }
+
+    #[test]
+    fn renumbering_keeps_order_and_ids() {
+        let (_dir, mut conn) = open_with_operator();
+        let sent = append_one(&mut conn, "A");
+        let first = append_one(&mut conn, "B");
+        let second = append_one(&mut conn, "C");
+        let tx = conn.transaction().unwrap();
+        mark_sent(&tx, sent.event_id, Utc::now()).unwrap();
+        let renumbered = renumber_pending_above(&tx, 40).unwrap();
+        tx.commit().unwrap();
+
+        assert_eq!(renumbered, 2);
+        let pending = pending(&conn, 10).unwrap();
+        let seqs: Vec<i64> = pending.iter().map(|entry| entry.seq).collect();
+        let ids: Vec<Uuid> = pending.iter().map(|entry| entry.event_id).collect();
+        assert_eq!(seqs, vec![41, 42]);
+        assert_eq!(ids, vec![first.event_id, second.event_id]);
+        assert_eq!(append_one(&mut conn, "D").seq, 43);
+    }
+
+    #[test]
+    fn renumbering_above_backend_changes_nothing() {
+        let (_dir, mut conn) = open_with_operator();
+        append_one(&mut conn, "A");
+        let tx = conn.transaction().unwrap();
+        assert_eq!(renumber_pending_above(&tx, 0).unwrap(), 0);
+        tx.commit().unwrap();
+        assert_eq!(pending(&conn, 10).unwrap()[0].seq, 1);
+    }
 }

@@ -5,7 +5,7 @@
 //! edit or reorder a step that has shipped; add a new one.
 
 /// One step of the schema, run to go from version `index` to `index + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// Version 1: parcels, operators, the outbox and sync state.
 const V1: &str = "
@@ -110,6 +110,20 @@ CREATE TABLE conflicts (
     barcode      TEXT NOT NULL,
     event_id     TEXT,
     message      TEXT NOT NULL,
+    received_at  TEXT NOT NULL,
+    acknowledged INTEGER NOT NULL DEFAULT 0
+);
+";
+
+/// Version 3: pulled changes that were skipped because they could not be
+/// decoded or broke the input rules, kept so the clerk sees them.
+const V3: &str = "
+CREATE TABLE skipped_changes (
+    id           INTEGER PRIMARY KEY,
+    -- The change's type and barcode, when they were readable text.
+    change_type  TEXT,
+    barcode      TEXT,
+    reason       TEXT NOT NULL,
     received_at  TEXT NOT NULL,
     acknowledged INTEGER NOT NULL DEFAULT 0
 );

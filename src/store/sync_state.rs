@@ -34,6 +34,12 @@ pub fn set_cursor(tx: &Transaction<'_>, cursor: &str) -> Result<()> {
     Ok(())
 }
 
+/// Forgets the cursor, so the next pull starts from the first change.
+pub fn clear_cursor(tx: &Transaction<'_>) -> Result<()> {
+    tx.prepare_cached("UPDATE sync_state SET cursor = NULL WHERE id = 1")?.execute([])?;
+    Ok(())
+}
+
 /// Records a completed exchange with the backend.
 pub fn record_success(conn: &Connection, at: DateTime<Utc>) -> Result<()> {
     conn.prepare_cached(
@@ -103,4 +109,53 @@ pub fn acknowledge_conflict(conn: &Connection, conflict_id: &str) -> Result<bool
         .prepare_cached("UPDATE conflicts SET acknowledged = 1 WHERE conflict_id = ?1")?
         .execute(params![conflict_id])?;
     Ok(changed > 0)
+}
+
+/// A pulled change that the terminal could not use and skipped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkippedChange {
+    pub id: i64,
+    pub change_type: Option<String>,
+    pub barcode: Option<String>,
+    pub reason: String,
+    pub received_at: DateTime<Utc>,
+    pub acknowledged: bool,
+}
+
+/// Records a skipped change. Call in the transaction that moves the cursor
+/// past it.
+pub fn insert_skipped_change(
+    tx: &Transaction<'_>,
+    change_type: Option<&str>,
+    barcode: Option<&str>,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO skipped_changes (change_type, barcode, reason, received_at) \
+         VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![change_type, barcode, reason, format_time(now)])?;
+    Ok(())
+}
+
+/// Returns every skipped change, oldest first.
+pub fn skipped_changes(conn: &Connection) -> Result<Vec<SkippedChange>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT id, change_type, barcode, reason, received_at, acknowledged \
+         FROM skipped_changes ORDER BY id",
+    )?;
+    let mut rows = statement.query([])?;
+    let mut skipped = Vec::new();
+    while let Some(row) = rows.next()? {
+        skipped.push(SkippedChange {
+            id: row.get(0)?,
+            change_type: row.get(1)?,
+            barcode: row.get(2)?,
+            reason: row.get(3)?,
+            received_at: parse_time(&row.get::<_, String>(4)?)?,
+            acknowledged: row.get(5)?,
+        });
+    }
+    Ok(skipped)
 }

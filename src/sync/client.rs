@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::protocol::{
     API_PREFIX, EnrollRequest, EnrollResponse, ErrorBody, Event, PullResponse, PushRequest,
-    PushResponse,
+    PushResponse, RawPullResponse,
 };
 
 /// Failure of a request, sorted by what the caller should do next.
@@ -26,9 +26,26 @@ pub enum ApiError {
     /// backend asked for, if it asked.
     #[error("backend unavailable: {detail}")]
     Transient { retry_after: Option<Duration>, detail: String },
-    /// The token is missing, unknown or already used (401).
+    /// The backend failed on its side (5xx). `retry_after` is the wait the
+    /// backend asked for, if it asked.
+    #[error("backend failed: {detail}")]
+    ServerError { retry_after: Option<Duration>, detail: String },
+    /// The backend asked this client to slow down (429).
+    #[error("backend rate limit reached (429 Too Many Requests)")]
+    RateLimited { retry_after: Option<Duration> },
+    /// The bearer token is missing or unknown (401).
     #[error("backend rejected the token (401); the terminal must enrol again")]
     Unauthorized,
+    /// The backend refused the one-time enrolment token (401 with an
+    /// `enrolment_token_*` error code): unknown, expired or already used.
+    /// The text is the backend's message.
+    #[error("{0}")]
+    EnrolmentRejected(String),
+    /// The backend has already applied events of this terminal up to
+    /// `last_seq`, so the pushed sequence numbers are behind (409
+    /// `seq_behind`). Nothing in the batch was applied.
+    #[error("backend has events of this terminal up to seq {last_seq}; the pushed ones are behind")]
+    SeqBehind { last_seq: i64 },
     /// The batch named parcels or a terminal this terminal may not act on
     /// (403). Nothing in the batch was applied; `event_ids` lists the
     /// offending events.
@@ -44,7 +61,13 @@ pub enum ApiError {
     /// that does not match the events sent one for one.
     #[error("backend response broke the protocol: {0}")]
     Protocol(String),
-    /// The client could not be built: invalid base URL or certificate.
+    /// The backend URL is not an http or https URL with a host.
+    #[error(
+        "backend URL {url:?} is invalid ({why}): give an address like http://192.0.2.10:8080 or https://mall.example.com"
+    )]
+    InvalidUrl { url: String, why: String },
+    /// The client could not be built: invalid certificate, or the HTTP stack
+    /// failed to start.
     #[error("invalid client configuration: {0}")]
     Config(String),
 }
@@ -52,7 +75,10 @@ pub enum ApiError {
 impl ApiError {
     /// Returns true when the same request may succeed later.
     pub fn is_transient(&self) -> bool {
-        matches!(self, ApiError::Transient { .. })
+        matches!(
+            self,
+            ApiError::Transient { .. } | ApiError::ServerError { .. } | ApiError::RateLimited { .. }
+        )
     }
 
     fn transient(detail: impl Into<String>) -> ApiError {
@@ -81,11 +107,7 @@ impl ApiClient {
         extra_root_cert_pem: Option<Vec<u8>>,
         timeout: Duration,
     ) -> Result<ApiClient, ApiError> {
-        let mut base_url = Url::parse(base_url)
-            .map_err(|err| ApiError::Config(format!("invalid backend URL {base_url:?}: {err}")))?;
-        if !matches!(base_url.scheme(), "http" | "https") {
-            return Err(ApiError::Config(format!("backend URL {base_url} is not http or https")));
-        }
+        let mut base_url = parse_base_url(base_url)?;
         if !base_url.path().ends_with('/') {
             let path = format!("{}/", base_url.path());
             base_url.set_path(&path);
@@ -154,6 +176,16 @@ impl ApiClient {
         send(request).await
     }
 
+    /// Pulls the next page like [`ApiClient::pull`], but leaves each change
+    /// undecoded, so one change the terminal cannot read does not fail the
+    /// whole page.
+    pub async fn pull_raw(&self, cursor: Option<&str>) -> Result<RawPullResponse, ApiError> {
+        let query: Vec<(&str, &str)> =
+            cursor.map(|cursor| ("cursor", cursor)).into_iter().collect();
+        let request = self.authorized(self.request(Method::GET, "changes", &query)?)?;
+        send(request).await
+    }
+
     fn request(
         &self,
         method: Method,
@@ -177,6 +209,28 @@ impl ApiClient {
             None => Err(ApiError::Unauthorized),
         }
     }
+}
+
+/// Parses a backend base URL: http or https with a host, and no query,
+/// fragment or credentials.
+///
+/// Fails with [`ApiError::InvalidUrl`] naming what is wrong.
+pub fn parse_base_url(text: &str) -> Result<Url, ApiError> {
+    let invalid = |why: String| ApiError::InvalidUrl { url: text.to_owned(), why };
+    let url = Url::parse(text.trim()).map_err(|err| invalid(err.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid(format!("the scheme is {}, not http or https", url.scheme())));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("it has no host".to_owned()));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid("it has a query or fragment".to_owned()));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid("it contains a user name or password".to_owned()));
+    }
+    Ok(url)
 }
 
 fn json_body<T: Serialize>(request: RequestBuilder, body: &T) -> RequestBuilder {
@@ -239,16 +293,26 @@ fn classify_status(status: StatusCode, retry_after: Option<Duration>, body: &[u8
             format!("{status}: {}", String::from_utf8_lossy(&body[..body.len().min(200)]).trim())
         }
     };
+    let error_code = error_body.as_ref().map(|error| error.error.as_str()).unwrap_or_default();
     match status {
+        StatusCode::UNAUTHORIZED if error_code.starts_with("enrolment_token") => {
+            let message = error_body.map(|error| error.message).unwrap_or(detail);
+            ApiError::EnrolmentRejected(message)
+        }
         StatusCode::UNAUTHORIZED => ApiError::Unauthorized,
+        StatusCode::CONFLICT if error_code == "seq_behind" => {
+            match error_body.and_then(|error| error.last_seq) {
+                Some(last_seq) => ApiError::SeqBehind { last_seq },
+                None => ApiError::Protocol(format!("{detail}, without last_seq")),
+            }
+        }
         StatusCode::FORBIDDEN => ApiError::Forbidden {
             event_ids: error_body.map(|error| error.event_ids).unwrap_or_default(),
         },
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge,
-        StatusCode::TOO_MANY_REQUESTS | StatusCode::REQUEST_TIMEOUT => {
-            ApiError::Transient { retry_after, detail }
-        }
-        _ if status.is_server_error() => ApiError::Transient { retry_after, detail },
+        StatusCode::TOO_MANY_REQUESTS => ApiError::RateLimited { retry_after },
+        StatusCode::REQUEST_TIMEOUT => ApiError::Transient { retry_after, detail },
+        _ if status.is_server_error() => ApiError::ServerError { retry_after, detail },
         _ => ApiError::BadRequest(detail),
     }
 }
@@ -385,7 +449,7 @@ mod tests {
     fn too_many_requests_keeps_retry_after() {
         let err = classify_status(StatusCode::TOO_MANY_REQUESTS, Some(Duration::from_secs(3)), b"");
         assert!(
-            matches!(err, ApiError::Transient { retry_after: Some(wait), .. }
+            matches!(err, ApiError::RateLimited { retry_after: Some(wait) }
                 if wait == Duration::from_secs(3)),
             "{err:?}"
         );
@@ -403,6 +467,7 @@ mod tests {
             error: "foreign_parcel".into(),
             message: "no".into(),
             event_ids: vec![id],
+            last_seq: None,
         })
         .unwrap();
         let err = classify_status(StatusCode::FORBIDDEN, None, &body);
@@ -441,6 +506,28 @@ mod tests {
     fn base_url_gains_trailing_slash() {
         let client = client("http://127.0.0.1:8080/mall", Duration::from_secs(1));
         assert_eq!(client.base_url().as_str(), "http://127.0.0.1:8080/mall/");
+    }
+
+    #[test]
+    fn used_enrolment_token_keeps_message() {
+        let body = br#"{"error":"enrolment_token_used","message":"token was already used"}"#;
+        let err = classify_status(StatusCode::UNAUTHORIZED, None, body);
+        assert!(matches!(&err, ApiError::EnrolmentRejected(text) if text.contains("already used")));
+    }
+
+    #[test]
+    fn seq_behind_carries_last_seq() {
+        let body = br#"{"error":"seq_behind","message":"behind","last_seq":41}"#;
+        let err = classify_status(StatusCode::CONFLICT, None, body);
+        assert!(matches!(err, ApiError::SeqBehind { last_seq: 41 }), "{err:?}");
+    }
+
+    #[test]
+    fn base_url_rejects_other_schemes() {
+        for url in ["ftp://127.0.0.1/", "http//127.0.0.1", "http://", "https://u:p@host/"] {
+            let result = ApiClient::new(url, None, None, Duration::from_secs(1));
+            assert!(matches!(result, Err(ApiError::InvalidUrl { .. })), "{url}: {result:?}");
+        }
     }
 
     #[test]

@@ -18,8 +18,8 @@ use serde::Serialize;
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::client::{ApiClient, ApiError};
-use crate::desk::inbound;
-use crate::protocol::{EventOutcome, MAX_PUSH_EVENTS, PushResponse};
+use crate::desk::inbound::{self, Pulled};
+use crate::protocol::{EventOutcome, MAX_PUSH_EVENTS, PROTOCOL_VERSION, PushResponse};
 use crate::store::credentials::Credentials;
 use crate::store::outbox::{self, OutboxEntry};
 use crate::store::{self, StoreError, sync_state};
@@ -65,6 +65,38 @@ pub enum SyncError {
     Unauthorized,
     #[error("backend unreachable ({0}); the events stay queued and are sent later")]
     Transient(String, Option<Duration>),
+    #[error(
+        "the backend failed ({detail}); the events stay queued and are sent on a later sync. \
+         If this lasts, tell the mall's IT"
+    )]
+    ServerFailed { detail: String, retry_after: Option<Duration> },
+    #[error(
+        "the backend is limiting this terminal's requests (429 Too Many Requests){}; \
+         the events stay queued and are sent after the wait",
+        wait_text(*retry_after)
+    )]
+    RateLimited { retry_after: Option<Duration> },
+    /// The backend URL given or stored is not a usable http(s) URL.
+    #[error("{0}")]
+    InvalidBackendUrl(String),
+    /// The backend refused the one-time enrolment token; the text is its
+    /// message.
+    #[error("enrolment failed: {0}")]
+    EnrolmentRejected(String),
+    /// Enrolling again would strand events that only the old enrolment's
+    /// store can accept.
+    #[error(
+        "{count} event(s) recorded here are not yet sent to store {store_id}: \
+         run `pickup-terminal sync` first, or enrol with --force to keep them \
+         as quarantined events in `status` and the Problems list instead of sending them"
+    )]
+    UnsentEvents { count: u64, store_id: String },
+    /// A backend given for one sync does not know the enrolled terminal.
+    #[error(
+        "the backend at {url} does not know this terminal, which is enrolled with {enrolled_url}: \
+         sync without --backend, or enrol the terminal with that backend"
+    )]
+    WrongBackend { url: String, enrolled_url: String },
     #[error("the backend answered {0}; the events stay queued")]
     Protocol(String),
     #[error("reading the trusted certificate {path} failed: {source}")]
@@ -83,12 +115,44 @@ impl From<rusqlite::Error> for SyncError {
     }
 }
 
+fn wait_text(retry_after: Option<Duration>) -> String {
+    match retry_after {
+        Some(wait) => format!(" and asked to wait {} s", wait.as_secs().max(1)),
+        None => String::new(),
+    }
+}
+
 impl SyncError {
     /// True when trying again later may succeed without anyone acting.
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            SyncError::Transient(..) | SyncError::Protocol(_) | SyncError::Store(StoreError::Busy)
+            SyncError::Transient(..)
+                | SyncError::ServerFailed { .. }
+                | SyncError::RateLimited { .. }
+                | SyncError::Protocol(_)
+                | SyncError::Store(StoreError::Busy)
+        )
+    }
+
+    /// Returns the wait the backend asked for, if it asked.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            SyncError::Transient(_, retry_after)
+            | SyncError::ServerFailed { retry_after, .. }
+            | SyncError::RateLimited { retry_after } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// True when the input (a URL or an enrolment token) was wrong, so
+    /// repeating the same command cannot succeed.
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(
+            self,
+            SyncError::InvalidBackendUrl(_)
+                | SyncError::EnrolmentRejected(_)
+                | SyncError::WrongBackend { .. }
         )
     }
 }
@@ -100,14 +164,27 @@ pub struct SyncReport {
     pub duplicates: u64,
     pub quarantined: u64,
     pub changes: u64,
+    /// Pulled changes that could not be used and were recorded as skipped.
+    pub skipped: u64,
     pub queue_depth: u64,
 }
 
 /// Runs one full sync on its own connection to the terminal database: push
 /// everything pending, then pull every change.
 pub async fn sync_once(data_dir: &Path, config: &SyncConfig) -> Result<SyncReport, SyncError> {
+    sync_once_via(data_dir, config, None).await
+}
+
+/// Runs one full sync like [`sync_once`], with the backend at `backend_url`
+/// in place of the enrolled address when it is given, for example after the
+/// backend moved. The stored credentials are not changed.
+pub async fn sync_once_via(
+    data_dir: &Path,
+    config: &SyncConfig,
+    backend_url: Option<&str>,
+) -> Result<SyncReport, SyncError> {
     let mut conn = store::open(&data_dir.join(store::DB_FILE))?;
-    let result = sync_with(&mut conn, data_dir, config).await;
+    let result = sync_with(&mut conn, data_dir, config, backend_url).await;
     let recorded = match &result {
         Ok(_) => sync_state::record_success(&conn, Utc::now()),
         Err(error) => sync_state::record_failure(&conn, &error.to_string()),
@@ -122,12 +199,25 @@ async fn sync_with(
     conn: &mut Connection,
     data_dir: &Path,
     config: &SyncConfig,
+    backend_url: Option<&str>,
 ) -> Result<SyncReport, SyncError> {
-    let credentials = Credentials::load(data_dir)?.ok_or(SyncError::NotEnrolled)?;
+    let mut credentials = Credentials::load(data_dir)?.ok_or(SyncError::NotEnrolled)?;
+    let enrolled_url = credentials.backend_url.clone();
+    if let Some(url) = backend_url {
+        credentials.backend_url = url.trim().trim_end_matches('/').to_owned();
+    }
     let client = client_for(&credentials, config)?;
     let mut report = SyncReport::default();
-    push_all(conn, &client, &credentials, config, &mut report).await?;
-    pull_all(conn, &client, &mut report).await?;
+    let exchanged = async {
+        push_all(conn, &client, &credentials, config, &mut report).await?;
+        pull_all(conn, &client, &mut report).await
+    };
+    match exchanged.await {
+        Err(SyncError::Unauthorized) if credentials.backend_url != enrolled_url => {
+            return Err(SyncError::WrongBackend { url: credentials.backend_url, enrolled_url });
+        }
+        result => result?,
+    }
     report.queue_depth = outbox::summary(conn)?.depth;
     Ok(report)
 }
@@ -147,6 +237,12 @@ pub fn client_error(error: ApiError) -> SyncError {
     match error {
         ApiError::Unauthorized | ApiError::Forbidden { .. } => SyncError::Unauthorized,
         ApiError::Transient { retry_after, detail } => SyncError::Transient(detail, retry_after),
+        ApiError::ServerError { retry_after, detail } => {
+            SyncError::ServerFailed { detail, retry_after }
+        }
+        ApiError::RateLimited { retry_after } => SyncError::RateLimited { retry_after },
+        ApiError::EnrolmentRejected(message) => SyncError::EnrolmentRejected(message),
+        error @ ApiError::InvalidUrl { .. } => SyncError::InvalidBackendUrl(error.to_string()),
         other => SyncError::Protocol(other.to_string()),
     }
 }
@@ -160,7 +256,7 @@ pub fn client_for(credentials: &Credentials, config: &SyncConfig) -> Result<ApiC
         certificate,
         config.request_timeout,
     )
-    .map_err(|error| SyncError::Protocol(error.to_string()))
+    .map_err(client_error)
 }
 
 async fn push_all(
@@ -171,6 +267,7 @@ async fn push_all(
     report: &mut SyncReport,
 ) -> Result<(), SyncError> {
     let mut batch_size = config.batch.clamp(1, MAX_PUSH_EVENTS);
+    let mut renumbered = false;
     loop {
         let batch = outbox::pending(conn, batch_size)?;
         if batch.is_empty() {
@@ -180,11 +277,30 @@ async fn push_all(
             batch.iter().map(|entry| entry.to_event(&credentials.terminal_id)).collect();
         match client.push(&events).await {
             Ok(response) => record_results(conn, &batch, &response, report)?,
+            Err(ApiError::SeqBehind { last_seq }) if !renumbered => {
+                renumber_pending(conn, last_seq)?;
+                renumbered = true;
+            }
             Err(error) => {
                 batch_size = handle_push_error(conn, &batch, error, batch_size, config, report)?;
             }
         }
     }
+}
+
+/// Numbers the pending events above the backend's `last_seq`. Only one
+/// renumbering per sync is tried, so a backend that keeps returning
+/// `seq_behind` ends the sync with an error instead of a loop.
+fn renumber_pending(conn: &mut Connection, last_seq: i64) -> Result<(), SyncError> {
+    let tx = conn.transaction()?;
+    let renumbered = outbox::renumber_pending_above(&tx, last_seq)?;
+    tx.commit()?;
+    tracing::warn!(
+        last_seq,
+        renumbered,
+        "sync: the backend has later events than this database; unsent events numbered above them"
+    );
+    Ok(())
 }
 
 /// Stores the backend's result for each event of a batch, in one transaction.
@@ -272,11 +388,10 @@ fn handle_push_error(
             }
             Ok(batch_size)
         }
-        ApiError::Unauthorized | ApiError::Forbidden { .. } => Err(SyncError::Unauthorized),
-        ApiError::Transient { retry_after, detail } => {
-            Err(SyncError::Transient(detail, retry_after))
-        }
-        ApiError::Protocol(detail) | ApiError::Config(detail) => Err(SyncError::Protocol(detail)),
+        ApiError::SeqBehind { last_seq } => Err(SyncError::Protocol(format!(
+            "seq_behind (last seq {last_seq}) again after the unsent events were numbered above it"
+        ))),
+        other => Err(client_error(other)),
     }
 }
 
@@ -287,15 +402,24 @@ async fn pull_all(
 ) -> Result<(), SyncError> {
     loop {
         let cursor = sync_state::get(conn)?.cursor;
-        let page = client.pull(cursor.as_deref()).await.map_err(client_error)?;
+        let page = client.pull_raw(cursor.as_deref()).await.map_err(client_error)?;
+        if page.protocol != PROTOCOL_VERSION {
+            return Err(SyncError::Protocol(format!(
+                "changes in protocol version {}, but this terminal reads version \
+                 {PROTOCOL_VERSION}; pulling stopped, so update the terminal",
+                page.protocol
+            )));
+        }
         let now = Utc::now();
         let tx = conn.transaction()?;
         for change in &page.changes {
-            inbound::apply_change(&tx, change, true, now)?;
+            match inbound::apply_pulled(&tx, change, true, now)? {
+                Pulled::Applied => report.changes += 1,
+                Pulled::Skipped(_) => report.skipped += 1,
+            }
         }
         sync_state::set_cursor(&tx, &page.cursor)?;
         tx.commit()?;
-        report.changes += page.changes.len() as u64;
         if !page.more {
             return Ok(());
         }
@@ -383,10 +507,7 @@ async fn run(
             Ok(_) => (0, config.interval),
             Err(SyncError::NotEnrolled) => (0, config.interval),
             Err(error) => {
-                let retry_after = match error {
-                    SyncError::Transient(_, retry_after) => *retry_after,
-                    _ => None,
-                };
+                let retry_after = error.retry_after();
                 let failures = failures + 1;
                 let delay = backoff(&config, failures, retry_after);
                 tracing::warn!(%error, failures, retry_in_ms = delay.as_millis() as u64, "sync: failed");
@@ -409,6 +530,47 @@ mod tests {
         assert!(backoff(&config, 1, None) <= Duration::from_secs(1));
         assert!(backoff(&config, 4, None) >= Duration::from_secs(4));
         assert!(backoff(&config, 40, None) <= config.backoff_cap);
+    }
+
+    /// Answers every request with a 200 and `body`; the thread ends with
+    /// the test process.
+    fn canned_backend(body: &'static str) -> String {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for mut socket in listener.incoming().flatten() {
+                let mut buffer = vec![0u8; 64 * 1024];
+                let _ = socket.read(&mut buffer);
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes());
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    #[tokio::test]
+    async fn newer_protocol_stops_pull() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = canned_backend(r#"{"protocol":2,"changes":[{"type":"x"}],"cursor":"c","more":false}"#);
+        let credentials = Credentials {
+            backend_url: url,
+            terminal_id: "S1-T01".into(),
+            store_id: "S1".into(),
+            token: "token".into(),
+            code_key: "00".repeat(32),
+        };
+        credentials.save(dir.path()).unwrap();
+
+        let error = sync_once(dir.path(), &SyncConfig::default()).await.unwrap_err();
+
+        assert!(error.to_string().contains("protocol version 2"), "{error}");
+        let conn = store::open(&dir.path().join(store::DB_FILE)).unwrap();
+        assert_eq!(sync_state::get(&conn).unwrap().cursor, None);
+        assert!(sync_state::skipped_changes(&conn).unwrap().is_empty());
     }
 
     #[test]

@@ -5,5 +5,5 @@ pub mod client;
 pub mod engine;
 pub mod enrolment;
 
-pub use engine::{SyncConfig, SyncError, SyncHandle, SyncReport, sync_once};
-pub use enrolment::enroll;
+pub use engine::{SyncConfig, SyncError, SyncHandle, SyncReport, sync_once, sync_once_via};
+pub use enrolment::{enroll, enroll_with};

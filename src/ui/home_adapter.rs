@@ -30,7 +30,7 @@ pub fn show_status(app: &AppWindow, status: &Status) {
     home.set_on_shelf_count(count(status.on_shelf));
     home.set_ready_count(count(status.ready));
     home.set_to_return_count(count(status.to_return));
-    home.set_problem_count(count(status.quarantined + status.conflicts));
+    home.set_problem_count(count(status.quarantined + status.conflicts + status.skipped_changes));
     let state = app.global::<AppState>();
     state.set_online(status.online);
     state.set_unsent_count(count(status.queue_depth));
@@ -61,6 +61,15 @@ pub fn load_problems(app: &AppWindow, shell: &Shell) {
             title: format!("Conflict: {}", conflict.barcode).into(),
             detail: conflict.message.clone().into(),
             what_to_do: "Call the mall's customer service; they settle it with the customer".into(),
+        });
+    }
+    for skipped in desk.skipped_changes().unwrap_or_default().iter().filter(|c| !c.acknowledged) {
+        let subject = skipped.barcode.as_deref().unwrap_or("unknown parcel");
+        rows.push(ProblemRow {
+            title: format!("Unreadable message from the mall: {subject}").into(),
+            detail: skipped.reason.clone().into(),
+            what_to_do: "Call the mall's IT; this update was skipped and later ones still arrive"
+                .into(),
         });
     }
     app.global::<ProblemsAdapter>().set_rows(ModelRc::new(VecModel::from(rows)));

@@ -397,7 +397,7 @@ async fn events_apply_in_seq_order() {
 }
 
 #[tokio::test]
-async fn reused_seq_is_rejected() {
+async fn reused_seq_is_behind() {
     let mall = Mall::start().await;
     mall.seed("S1", 2);
     let mut terminal = mall.terminal("S1").await;
@@ -406,14 +406,52 @@ async fn reused_seq_is_rejected() {
     reused.seq = first.seq;
     terminal.client.push(&[first]).await.unwrap();
 
-    let response = terminal.client.push(&[reused]).await.unwrap();
+    let error = terminal.client.push(&[reused]).await.unwrap_err();
 
-    let outcome = &response.results[0].outcome;
-    assert!(
-        matches!(outcome, EventOutcome::Rejected { reason } if reason.contains("seq")),
-        "{outcome:?}"
-    );
+    assert!(matches!(error, ApiError::SeqBehind { last_seq: 1 }), "{error:?}");
     assert_eq!(mall.parcel_state("S1", "JJD0002"), ParcelState::Announced);
+}
+
+#[tokio::test]
+async fn seq_behind_body_names_last_seq() {
+    let mall = Mall::start().await;
+    mall.seed("S1", 3);
+    let mut terminal = mall.terminal("S1").await;
+    let events = terminal.receipts(&["JJD0001", "JJD0002"]);
+    terminal.client.push(&events).await.unwrap();
+    let mut restarted = terminal.event("JJD0003", received());
+    restarted.seq = 1;
+
+    let response = reqwest::Client::new()
+        .post(mall.url("/v1/events"))
+        .bearer_auth(&terminal.enrolled.token)
+        .json(&serde_json::json!({ "events": [restarted] }))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 409);
+    let error: ErrorBody = response.json().await.unwrap();
+    assert_eq!(error.error, "seq_behind");
+    assert_eq!(error.last_seq, Some(2));
+    assert_eq!(mall.parcel_state("S1", "JJD0003"), ParcelState::Announced);
+}
+
+#[tokio::test]
+async fn seen_events_stay_duplicates_below_last_seq() {
+    let mall = Mall::start().await;
+    mall.seed("S1", 3);
+    let mut terminal = mall.terminal("S1").await;
+    let events = terminal.receipts(&["JJD0001", "JJD0002", "JJD0003"]);
+    terminal.client.push(&events).await.unwrap();
+    // A restored copy sends an applied event again under a new number.
+    let mut renumbered = events[0].clone();
+    renumbered.seq = 10;
+
+    let response = terminal.client.push(&[renumbered]).await.unwrap();
+
+    assert_eq!(outcomes(&response), vec![EventOutcome::Duplicate]);
+    assert_eq!(mall.sms_codes("JJD0001").len(), 1);
 }
 
 #[tokio::test]
@@ -609,11 +647,106 @@ async fn unexpected_receipt_creates_parcel() {
     assert_eq!(parcels.len(), 1);
     assert!(parcels[0].unexpected);
     assert_eq!(parcels[0].state, ParcelState::Received);
-    assert_eq!(mall.sms_codes("YT7700001").len(), 1);
-    let deadline_set = terminal.pull_all().await.into_iter().any(
+    assert!(mall.sms_codes("YT7700001").is_empty(), "an unexpected parcel has nobody to text");
+    let changes = terminal.pull_all().await;
+    let deadline_set = changes.iter().any(
         |change| matches!(change, Change::DeadlineSet { barcode, .. } if barcode == "YT7700001"),
     );
     assert!(deadline_set, "an unexpected parcel gets the default deadline");
+    let conflict = changes.iter().any(
+        |change| matches!(change, Change::Conflict { barcode, .. } if barcode == "YT7700001"),
+    );
+    assert!(conflict, "an unexpected parcel is reported as a conflict");
+    let code_issued = changes.iter().any(|change| matches!(change, Change::CodeIssued { .. }));
+    assert!(!code_issued, "an unexpected parcel gets no code");
+}
+
+#[tokio::test]
+async fn unexpected_parcel_gets_no_reissued_code() {
+    let mall = Mall::start().await;
+    let mut terminal = mall.terminal("S1").await;
+    let receipt = terminal.event("YT7700002", received());
+    let reissue = terminal.event("YT7700002", EventBody::CodeReissueRequested);
+
+    let response = terminal.client.push(&[receipt, reissue]).await.unwrap();
+
+    assert_eq!(outcomes(&response)[0], EventOutcome::Accepted);
+    assert!(matches!(&outcomes(&response)[1], EventOutcome::Rejected { reason }
+            if reason.contains("no manifest")));
+    let admin = mall.admin_post("/admin/parcels/YT7700002/reissue", serde_json::json!({})).await;
+    assert_eq!(admin.status(), 409);
+    assert!(mall.sms_codes("YT7700002").is_empty());
+}
+
+#[tokio::test]
+async fn cursor_past_end_is_rejected() {
+    let mall = Mall::start().await;
+    mall.seed("S1", 2);
+    let terminal = mall.terminal("S1").await;
+    let page = terminal.client.pull(None).await.unwrap();
+    let (prefix, last) = page.cursor.rsplit_once('.').unwrap();
+    let ahead = format!("{prefix}.{}", last.parse::<i64>().unwrap() + 1000);
+
+    let error = terminal.client.pull(Some(&ahead)).await.unwrap_err();
+
+    assert!(
+        matches!(&error, ApiError::BadRequest(detail) if detail.contains("cursor_ahead")),
+        "{error:?}"
+    );
+    let again = terminal.client.pull(Some(&page.cursor)).await.unwrap();
+    assert!(again.changes.is_empty());
+}
+
+#[tokio::test]
+async fn long_recall_reason_is_rejected() {
+    let mall = Mall::start().await;
+    mall.seed("S1", 1);
+    let reason = "x".repeat(201);
+
+    let response =
+        mall.admin_post("/admin/parcels/JJD0001/recall", serde_json::json!({ "reason": reason })).await;
+
+    assert_eq!(response.status(), 400);
+    let error: ErrorBody = response.json().await.unwrap();
+    assert_eq!(error.error, "invalid_reason");
+    assert_eq!(mall.parcel_state("S1", "JJD0001"), ParcelState::Announced);
+}
+
+#[tokio::test]
+async fn half_sent_headers_are_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let listen = "127.0.0.1:0".parse().unwrap();
+    let mut config = BackendConfig::new(dir.path().join("mall.db"), listen, ADMIN_TOKEN);
+    config.header_read_timeout = Duration::from_millis(300);
+    let running = backend::start(config).await.unwrap();
+    let mut stream = tokio::net::TcpStream::connect(running.addr()).await.unwrap();
+    stream.write_all(b"GET /v1/changes HTTP/1.1\r\nHost: 127.0.0.1\r\n").await.unwrap();
+
+    // The guard only keeps a broken server from hanging the test run.
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(60), stream.read_to_end(&mut answer)).await;
+
+    let read = read.expect("the server kept the half-sent request open");
+    assert!(read.is_ok(), "{read:?}");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.is_empty() || text.starts_with("HTTP/1.1 408"), "{text}");
+}
+
+#[test]
+fn huge_seed_is_refused_with_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("mall.db");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_mall-backend"))
+        .args(["seed", "--store", "S1", "--parcels", "18446744073709551615", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("100000"), "{stderr}");
+    assert!(!db.exists());
 }
 
 #[tokio::test]
@@ -665,10 +798,10 @@ async fn rate_limit_sets_retry_after() {
     let third = terminal.client.pull(None).await;
 
     match third {
-        Err(ApiError::Transient { retry_after: Some(wait), .. }) => {
+        Err(ApiError::RateLimited { retry_after: Some(wait) }) => {
             assert!(wait >= Duration::from_secs(1), "{wait:?}")
         }
-        other => panic!("expected a transient error with Retry-After, got {other:?}"),
+        other => panic!("expected a rate limit error with Retry-After, got {other:?}"),
     }
 }
 

@@ -206,3 +206,199 @@ fn invalid_config_exits_2_naming_key() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("desk.shift_hours = 99"), "{}", stderr(&output));
 }
+
+/// Answers every request on a loopback port with the same HTTP response.
+/// The thread ends with the test process.
+fn canned_backend(status_line: &str, headers: &str, body: &str) -> String {
+    use std::io::{Read, Write};
+    let response = format!(
+        "HTTP/1.1 {status_line}\r\n{headers}content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut socket in listener.incoming().flatten() {
+            let mut buffer = vec![0u8; 64 * 1024];
+            let _ = socket.read(&mut buffer);
+            let _ = socket.write_all(response.as_bytes());
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// Returns the URL of a loopback port that nothing listens on.
+fn dead_backend() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    format!("http://{addr}")
+}
+
+impl Terminal {
+    /// Writes credentials for `backend_url` as enrolment would.
+    fn enrolled_at(&self, backend_url: &str) {
+        let credentials = pickup_terminal::store::credentials::Credentials {
+            backend_url: backend_url.to_owned(),
+            terminal_id: "S001-T01".into(),
+            store_id: "S001".into(),
+            token: "token".into(),
+            code_key: "00".repeat(32),
+        };
+        credentials.save(self.dir.path()).unwrap();
+    }
+
+    fn last_sync_error(&self) -> String {
+        let status = self.json(["--json", "status"]);
+        status["last_sync_error"].as_str().expect("a sync error is recorded").to_owned()
+    }
+}
+
+/// Runs a backend on its own runtime for subprocess tests, with a seeded
+/// store S001.
+struct LiveBackend {
+    _dir: tempfile::TempDir,
+    db: std::path::PathBuf,
+    url: String,
+    _running: pickup_terminal::backend::RunningBackend,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl LiveBackend {
+    fn start() -> LiveBackend {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("mall.db");
+        pickup_terminal::backend::seed(&db, "S001", 3, 1).unwrap();
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let listen = "127.0.0.1:0".parse().unwrap();
+        let config = pickup_terminal::backend::BackendConfig::new(db.clone(), listen, "admin");
+        let running = runtime.block_on(pickup_terminal::backend::start(config)).unwrap();
+        let url = running.base_url();
+        // The server task runs on the runtime's worker threads until the
+        // handle drops.
+        LiveBackend { _dir: dir, db, url, _running: running, _runtime: runtime }
+    }
+
+    fn token(&self) -> String {
+        pickup_terminal::backend::create_enrolment(&self.db, "S001").unwrap()
+    }
+}
+
+#[test]
+fn enroll_with_ftp_url_exits_2() {
+    let terminal = Terminal::signed_in();
+
+    for url in ["ftp://127.0.0.1/", "not a url", "http://"] {
+        let output = terminal.run(["enroll", "--backend", url, "--token", "x"]);
+
+        assert_eq!(output.status.code(), Some(2), "{url}: {}", stderr(&output));
+        let text = stderr(&output);
+        assert!(text.contains("is invalid"), "{text}");
+        assert!(!text.contains("unreachable"), "{text}");
+    }
+}
+
+#[test]
+fn used_enrolment_token_exits_2() {
+    let backend = LiveBackend::start();
+    let token = backend.token();
+    let first = Terminal::signed_in();
+    let second = Terminal::signed_in();
+    assert_eq!(first.run(["enroll", "--backend", &backend.url, "--token", &token]).status.code(), Some(0));
+
+    let output = second.run(["enroll", "--backend", &backend.url, "--token", &token]);
+
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("already used"), "{}", stderr(&output));
+    assert!(second.last_sync_error().contains("already used"));
+}
+
+#[test]
+fn backend_500_says_backend_failed() {
+    let terminal = Terminal::signed_in();
+    let url = canned_backend(
+        "500 Internal Server Error",
+        "content-type: application/json\r\n",
+        r#"{"error":"internal","message":"internal error in the backend; see its log"}"#,
+    );
+    terminal.enrolled_at(&url);
+
+    let output = terminal.run(["sync"]);
+
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert!(text.contains("backend failed"), "{text}");
+    assert!(text.contains("500"), "{text}");
+    assert!(!text.contains("unreachable"), "{text}");
+    assert!(terminal.last_sync_error().contains("backend failed"));
+}
+
+#[test]
+fn backend_429_says_rate_limited() {
+    let terminal = Terminal::signed_in();
+    let url = canned_backend("429 Too Many Requests", "retry-after: 7\r\n", "");
+    terminal.enrolled_at(&url);
+
+    let output = terminal.run(["sync"]);
+
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert!(text.contains("429"), "{text}");
+    assert!(text.contains("wait 7 s"), "{text}");
+    assert!(!text.contains("unreachable"), "{text}");
+    assert!(terminal.last_sync_error().contains("429"));
+}
+
+#[test]
+fn sync_honours_backend_flag() {
+    let backend = LiveBackend::start();
+    let terminal = Terminal::signed_in();
+    let token = backend.token();
+    let enrol = terminal.run(["enroll", "--backend", &backend.url, "--token", &token]);
+    assert_eq!(enrol.status.code(), Some(0), "{}", stderr(&enrol));
+    // The stored address goes dead, as when the backend moved.
+    let mut credentials =
+        pickup_terminal::store::credentials::Credentials::load(terminal.dir.path()).unwrap().unwrap();
+    credentials.backend_url = dead_backend();
+    credentials.save(terminal.dir.path()).unwrap();
+
+    let output = terminal.run(["--backend", &backend.url, "sync"]);
+
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let status = terminal.json(["--json", "status"]);
+    assert_eq!(status["expected"], 3);
+}
+
+#[test]
+fn sync_with_unknown_backend_flag_explains() {
+    let backend = LiveBackend::start();
+    let terminal = Terminal::signed_in();
+    terminal.enrolled_at(&dead_backend());
+
+    let output = terminal.run(["--backend", &backend.url, "sync"]);
+
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("does not know this terminal"), "{}", stderr(&output));
+}
+
+#[test]
+fn reenroll_with_unsent_events_exits_3() {
+    let backend = LiveBackend::start();
+    let terminal = Terminal::signed_in();
+    let token = backend.token();
+    assert_eq!(terminal.run(["enroll", "--backend", &backend.url, "--token", &token]).status.code(), Some(0));
+    assert_eq!(terminal.run(["receive", "JJD0001"]).status.code(), Some(0));
+    let other = pickup_terminal::backend::create_enrolment(&backend.db, "S002").unwrap();
+
+    let output = terminal.run(["enroll", "--backend", &backend.url, "--token", &other]);
+
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(stderr(&output).contains("1 event(s)"), "{}", stderr(&output));
+    assert_eq!(terminal.queue_len(), 1);
+    let forced = terminal.run(["enroll", "--backend", &backend.url, "--token", &other, "--force"]);
+    assert_eq!(forced.status.code(), Some(0), "{}", stderr(&forced));
+    let status = terminal.json(["--json", "status"]);
+    assert_eq!(status["quarantined"], 1);
+    assert_eq!(status["store_id"], "S002");
+    assert_eq!(terminal.queue_len(), 0);
+}

@@ -310,3 +310,230 @@ async fn backend_stopped_mid_push_applies_once() {
     assert_eq!(desk.status().unwrap().queue_depth, 0);
     assert_eq!(backend::sms_outbox(&setup.backend_db).unwrap().len(), 150);
 }
+
+/// Moves the terminal database files aside (`suffix` appended) or back.
+fn rename_database(dir: &std::path::Path, from_suffix: &str, to_suffix: &str) {
+    for extension in ["", "-wal", "-shm"] {
+        let name = format!("{}{extension}", pickup_terminal::store::DB_FILE);
+        let from = dir.join(format!("{name}{from_suffix}"));
+        if from.exists() {
+            std::fs::rename(&from, dir.join(format!("{name}{to_suffix}"))).unwrap();
+        }
+    }
+}
+
+/// Appends a change as raw JSON to the backend's change log for every
+/// terminal of the store, as a broken or hostile backend might send it.
+fn append_raw_change(setup: &Setup, body: &str) {
+    let conn = rusqlite::Connection::open(setup.backend_db()).unwrap();
+    conn.execute(
+        "INSERT INTO changes (store_id, terminal_id, body, created_at) VALUES (?1, NULL, ?2, ?3)",
+        (STORE, body, chrono::Utc::now().to_rfc3339()),
+    )
+    .unwrap();
+}
+
+fn signed_in_desk(setup: &Setup) -> Desk {
+    let mut desk = setup.desk();
+    desk.add_operator("clerk", "Clerk", "2468").unwrap();
+    desk.sign_in("clerk", "2468").unwrap();
+    desk
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reenrol_with_unsent_events_refused() {
+    let setup = Setup::new(2).await;
+    let mut desk = setup.desk();
+    desk.receive("JJD0001").unwrap();
+    let token = backend::create_enrolment(&setup.backend_db, "S002").unwrap();
+
+    let refused = sync::enroll(&setup.terminal_dir, &setup.base_url(), &token, &sync_config()).await;
+
+    let error = refused.unwrap_err();
+    assert!(matches!(error, SyncError::UnsentEvents { count: 1, .. }), "{error}");
+    assert!(error.to_string().contains("--force"), "{error}");
+    assert_eq!(Credentials::load(&setup.terminal_dir).unwrap().unwrap().store_id, STORE);
+    assert_eq!(desk.status().unwrap().queue_depth, 1);
+    assert!(desk.status().unwrap().last_sync_error.unwrap().contains("not yet sent"));
+
+    let forced =
+        sync::enroll_with(&setup.terminal_dir, &setup.base_url(), &token, &sync_config(), true)
+            .await
+            .unwrap();
+
+    assert_eq!(forced.store_id, "S002");
+    let status = desk.status().unwrap();
+    assert_eq!(status.queue_depth, 0);
+    assert_eq!(status.quarantined, 1);
+    let kept = desk.quarantined().unwrap();
+    assert_eq!(kept[0].barcode, "JJD0001");
+    assert!(kept[0].last_error.as_deref().unwrap().contains("S002"), "{:?}", kept[0].last_error);
+    setup.sync().await.unwrap();
+    assert!(setup.applied().is_empty(), "the old store's event reached the new store");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reenrol_into_other_store_pulls_its_manifest() {
+    let setup = Setup::new(2).await;
+    backend::seed(&setup.backend_db, "S002", 5, 3).unwrap();
+    let token = backend::create_enrolment(&setup.backend_db, "S002").unwrap();
+
+    sync::enroll(&setup.terminal_dir, &setup.base_url(), &token, &sync_config()).await.unwrap();
+    setup.sync().await.unwrap();
+
+    let expected = setup.desk().parcels(Some(ParcelState::Expected)).unwrap();
+    assert_eq!(expected.len(), 5, "the cursor of the old store skipped the new manifest");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deleted_database_numbers_above_backend() {
+    let setup = Setup::new(5).await;
+    let mut desk = setup.desk();
+    desk.receive("JJD0001").unwrap();
+    desk.receive("JJD0002").unwrap();
+    setup.sync().await.unwrap();
+    drop(desk);
+    rename_database(&setup.terminal_dir, "", ".lost");
+
+    let mut desk = signed_in_desk(&setup);
+    desk.receive("JJD0003").unwrap();
+    let report = setup.sync().await.unwrap();
+
+    assert_eq!(report.pushed, 1);
+    assert_eq!(report.quarantined, 0);
+    desk.receive("JJD0004").unwrap();
+    let report = setup.sync().await.unwrap();
+    assert_eq!(report.pushed, 1);
+    assert_eq!(desk.status().unwrap().quarantined, 0);
+    let applied = setup.applied();
+    assert_eq!(applied.len(), 4);
+    let mut seqs: Vec<i64> = applied.iter().map(|event| event.seq).collect();
+    seqs.sort();
+    seqs.dedup();
+    assert_eq!(seqs.len(), 4, "seqs repeat: {seqs:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn restored_copy_applies_nothing_twice() {
+    let setup = Setup::new(5).await;
+    let mut desk = setup.desk();
+    desk.receive("JJD0001").unwrap();
+    drop(desk);
+    // The copy holds JJD0001 unsent; the live database then sends it.
+    copy_database(&setup.terminal_dir, ".copy");
+    let mut desk = setup.desk();
+    setup.sync().await.unwrap();
+    desk.receive("JJD0002").unwrap();
+    setup.sync().await.unwrap();
+    drop(desk);
+    rename_database(&setup.terminal_dir, "", ".lost");
+    rename_database(&setup.terminal_dir, ".copy", "");
+
+    let mut desk = setup.desk();
+    desk.receive("JJD0003").unwrap();
+    let report = setup.sync().await.unwrap();
+
+    assert_eq!(report.duplicates, 1);
+    assert_eq!(report.pushed, 1);
+    assert_eq!(report.quarantined, 0);
+    let applied = setup.applied();
+    let mut ids: Vec<_> = applied.iter().map(|event| event.event_id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(applied.len(), 3);
+    assert_eq!(ids.len(), 3);
+    assert_eq!(backend::sms_outbox(&setup.backend_db).unwrap().len(), 3);
+}
+
+fn copy_database(dir: &std::path::Path, suffix: &str) {
+    for extension in ["", "-wal"] {
+        let name = format!("{}{extension}", pickup_terminal::store::DB_FILE);
+        let from = dir.join(&name);
+        if from.exists() {
+            std::fs::copy(&from, dir.join(format!("{name}{suffix}"))).unwrap();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn undecodable_change_is_skipped() {
+    let setup = Setup::new(3).await;
+    append_raw_change(&setup, r#"{"type":"parcel_cancelled","barcode":42}"#);
+    append_raw_change(&setup, r#"{"type":"parcel_teleported","barcode":"JJD0001"}"#);
+    append_raw_change(&setup, r#"{"type":"parcel_cancelled","barcode":"JJD0003"}"#);
+
+    let report = setup.sync().await.unwrap();
+
+    assert_eq!(report.skipped, 2);
+    let desk = setup.desk();
+    assert_eq!(desk.parcel("JJD0003").unwrap().unwrap().state, ParcelState::Cancelled);
+    let status = desk.status().unwrap();
+    assert_eq!(status.skipped_changes, 2);
+    let skipped = desk.skipped_changes().unwrap();
+    assert_eq!(skipped[1].change_type.as_deref(), Some("parcel_teleported"));
+    assert_eq!(skipped[1].barcode.as_deref(), Some("JJD0001"));
+    let again = setup.sync().await.unwrap();
+    assert_eq!(again.skipped, 0, "the cursor did not move past the skipped changes");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn invalid_pulled_fields_are_skipped() {
+    let setup = Setup::new(2).await;
+    let parcel = |barcode: &str, name: &str, phone: &str, deadline: &str| {
+        serde_json::json!({
+            "type": "parcel_announced",
+            "parcel": {
+                "barcode": barcode, "order_id": "MO1", "customer_masked": name,
+                "phone_last4": phone, "courier": "SF", "deadline": deadline,
+            }
+        })
+        .to_string()
+    };
+    let soon = (chrono::Utc::now() + chrono::Duration::days(3)).to_rfc3339();
+    let bad = [
+        parcel("BAD 1", "Li *", "1234", &soon),
+        parcel(&"J".repeat(65), "Li *", "1234", &soon),
+        parcel("BAD0003", "Li \u{1b}[2J", "1234", &soon),
+        parcel("BAD0004", "Li *", "12a4", &soon),
+        parcel("BAD0005", "Li *", "1234", "2400-01-01T00:00:00Z"),
+        serde_json::json!({ "type": "parcel_recalled", "barcode": "JJD0001", "reason": "r".repeat(201) })
+            .to_string(),
+        serde_json::json!({ "type": "code_issued", "code_id": "c1", "code_hash": "zz", "barcodes": ["JJD0001"] })
+            .to_string(),
+        serde_json::json!({ "type": "deadline_set", "barcode": "JJD0002", "deadline": "1970-01-01T00:00:00Z" })
+            .to_string(),
+    ];
+    for body in &bad {
+        append_raw_change(&setup, body);
+    }
+    append_raw_change(&setup, &parcel("GOOD0001", "Wang *ei", "4321", &soon));
+
+    let report = setup.sync().await.unwrap();
+
+    assert_eq!(report.skipped, bad.len() as u64);
+    let desk = setup.desk();
+    assert_eq!(desk.parcel("GOOD0001").unwrap().unwrap().customer_masked, "Wang *ei");
+    for barcode in ["BAD0003", "BAD0004", "BAD0005"] {
+        assert!(desk.parcel(barcode).unwrap().is_none(), "{barcode} was applied");
+    }
+    let recalled = desk.parcel("JJD0001").unwrap().unwrap();
+    assert_eq!(recalled.state, ParcelState::Expected);
+    let deadline = desk.parcel("JJD0002").unwrap().unwrap().deadline.unwrap();
+    assert!(deadline.timestamp() > 0, "the 1970 deadline was applied");
+    assert_eq!(desk.status().unwrap().skipped_changes, bad.len() as u64);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unexpected_parcel_becomes_a_problem() {
+    let setup = Setup::new(2).await;
+    let mut desk = setup.desk();
+    desk.receive("YT0000009").unwrap();
+
+    setup.sync().await.unwrap();
+
+    let outbox = backend::sms_outbox(&setup.backend_db).unwrap();
+    assert!(outbox.iter().all(|sms| sms.barcode != "YT0000009"), "a code was texted to nobody");
+    let conflicts = desk.conflicts().unwrap();
+    assert!(conflicts.iter().any(|conflict| conflict.barcode == "YT0000009"), "{conflicts:?}");
+    assert_eq!(desk.status().unwrap().conflicts, 1);
+}
