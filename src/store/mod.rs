@@ -11,6 +11,7 @@ pub mod credentials;
 pub mod outbox;
 pub mod parcels;
 pub mod schema;
+pub mod sessions;
 pub mod sync_state;
 
 use std::path::{Path, PathBuf};
