@@ -21,6 +21,10 @@ pub const MAX_PUSH_EVENTS: usize = 200;
 /// Maximum size in bytes of a push request body. Larger bodies get 413.
 pub const MAX_PUSH_BYTES: usize = 1024 * 1024;
 
+/// Maximum size in bytes of a damage photo before base64 encoding. Encoded,
+/// it takes about 683 KiB, so one event with a photo fits in a push.
+pub const MAX_PHOTO_BYTES: usize = 512 * 1024;
+
 /// Maximum number of changes one pull returns.
 pub const MAX_PULL_CHANGES: usize = 1000;
 
@@ -121,7 +125,14 @@ pub enum EventBody {
     /// the terminal's manifest.
     Received { unexpected: bool, shelf: Option<String> },
     /// The parcel was rejected at the door and went back with the courier.
-    Rejected { reason: RejectReason, note: Option<String> },
+    /// `photo_jpeg` is an optional JPEG of the damage, standard base64 with
+    /// padding, at most [`MAX_PHOTO_BYTES`] before encoding.
+    Rejected {
+        reason: RejectReason,
+        note: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        photo_jpeg: Option<String>,
+    },
     /// The parcel was handed to the customer after the code and a scan of the
     /// parcel matched.
     HandedOver,
@@ -133,6 +144,33 @@ pub enum EventBody {
     ShelfChanged { shelf: String },
     /// The clerk asked the mall to send the customer a new code.
     CodeReissueRequested,
+    /// A courier drop session was closed after the clerk confirmed its
+    /// summary. The event's `barcode` is empty. `missing` and `extra` compare
+    /// the parcels scanned (received or rejected) with the courier's declared
+    /// count.
+    DropClosed {
+        session_id: String,
+        courier_id: String,
+        declared: u32,
+        received: Vec<String>,
+        rejected: Vec<String>,
+        missing: u32,
+        extra: u32,
+    },
+    /// A return session was closed: the listed parcels went back to the
+    /// courier together. Each also has its own `returned` event, sent just
+    /// before this one. The event's `barcode` is empty.
+    ReturnSessionClosed { session_id: String, courier_id: String, returned: Vec<String> },
+    /// A stocktake was closed. `missing_barcodes` are parcels the terminal
+    /// expected on the shelves but nobody scanned; `unexpected_barcodes` are
+    /// parcels scanned that the terminal did not expect there. The event's
+    /// `barcode` is empty.
+    StocktakeClosed {
+        session_id: String,
+        seen: u32,
+        missing_barcodes: Vec<String>,
+        unexpected_barcodes: Vec<String>,
+    },
 }
 
 impl EventBody {
@@ -146,7 +184,21 @@ impl EventBody {
             EventBody::Returned { .. } => "returned",
             EventBody::ShelfChanged { .. } => "shelf_changed",
             EventBody::CodeReissueRequested => "code_reissue_requested",
+            EventBody::DropClosed { .. } => "drop_closed",
+            EventBody::ReturnSessionClosed { .. } => "return_session_closed",
+            EventBody::StocktakeClosed { .. } => "stocktake_closed",
         }
+    }
+
+    /// True for events about a counter session rather than one parcel; their
+    /// `barcode` is empty.
+    pub fn is_session(&self) -> bool {
+        matches!(
+            self,
+            EventBody::DropClosed { .. }
+                | EventBody::ReturnSessionClosed { .. }
+                | EventBody::StocktakeClosed { .. }
+        )
     }
 }
 
@@ -310,11 +362,16 @@ mod tests {
             device_time: DateTime::from_timestamp(0, 0).unwrap(),
             operator_id: "clerk".into(),
             barcode: "JJD0001".into(),
-            body: EventBody::Rejected { reason: RejectReason::WrongAddress, note: None },
+            body: EventBody::Rejected {
+                reason: RejectReason::WrongAddress,
+                note: None,
+                photo_jpeg: None,
+            },
         };
         let json = serde_json::to_value(&event).unwrap();
         assert_eq!(json["kind"], "rejected");
         assert_eq!(json["reason"], "wrong_address");
+        assert!(json.get("photo_jpeg").is_none(), "{json}");
         let back: Event = serde_json::from_value(json).unwrap();
         assert_eq!(back, event);
     }

@@ -6,11 +6,12 @@ use rusqlite::{Connection, OptionalExtension};
 use uuid::Uuid;
 
 use super::changes;
-use super::codes::{CodeIssuer, revoke_codes};
+use super::codes::{CodeIssuer, release_codes};
 use super::db::format_time;
 use super::enrol::Terminal;
 use super::error::ApiFailure;
 use super::parcels::{self, ParcelRecord, ParcelState};
+use super::sessions;
 use crate::protocol::{Change, Event, EventBody, EventOutcome, EventResult};
 
 /// Collection period given to a received parcel that has no deadline yet.
@@ -256,6 +257,9 @@ impl Context<'_> {
     }
 
     fn apply_rules(&self, event: &Event) -> anyhow::Result<Verdict> {
+        if event.body.is_session() {
+            return Ok(sessions::check_session_event(event));
+        }
         if let Err(reason) = parcels::check_barcode(&event.barcode) {
             return Ok(Err(reason));
         }
@@ -271,7 +275,10 @@ impl Context<'_> {
         };
         match &event.body {
             EventBody::Received { shelf, .. } => self.receive(&parcel, event, shelf.as_deref()),
-            EventBody::Rejected { .. } => self.reject(&parcel),
+            EventBody::Rejected { photo_jpeg, .. } => match sessions::check_photo(photo_jpeg) {
+                Ok(()) => self.reject(&parcel),
+                Err(reason) => Ok(Err(reason)),
+            },
             EventBody::HandedOver => self.hand_over(&parcel, event),
             EventBody::ReturnPending { .. } => self.move_to(
                 &parcel,
@@ -285,6 +292,9 @@ impl Context<'_> {
             ),
             EventBody::ShelfChanged { shelf } => self.change_shelf(&parcel, shelf),
             EventBody::CodeReissueRequested => self.reissue(&parcel),
+            EventBody::DropClosed { .. }
+            | EventBody::ReturnSessionClosed { .. }
+            | EventBody::StocktakeClosed { .. } => Ok(Ok(())),
         }
     }
 
@@ -311,7 +321,10 @@ impl Context<'_> {
                 self.flag_unexpected(&parcel, event)?;
                 Ok(Ok(()))
             }
-            EventBody::Rejected { .. } => {
+            EventBody::Rejected { photo_jpeg, .. } => {
+                if let Err(reason) = sessions::check_photo(photo_jpeg) {
+                    return Ok(Err(reason));
+                }
                 parcels::insert_unexpected(
                     self.tx,
                     store_id,
@@ -398,14 +411,14 @@ impl Context<'_> {
         match parcel.state {
             ParcelState::Received => {
                 parcels::set_state(self.tx, parcel, ParcelState::Collected, None, self.now)?;
-                revoke_codes(self.tx, &parcel.store_id, &parcel.barcode, self.now)?;
+                release_codes(self.tx, &parcel.store_id, &parcel.barcode, self.now)?;
                 Ok(Ok(()))
             }
             ParcelState::Recalled => {
                 // The customer has the parcel, so the handover is kept and
                 // the clash with the recall goes to the mall and terminals.
                 parcels::set_state(self.tx, parcel, ParcelState::Collected, None, self.now)?;
-                revoke_codes(self.tx, &parcel.store_id, &parcel.barcode, self.now)?;
+                release_codes(self.tx, &parcel.store_id, &parcel.barcode, self.now)?;
                 let reason =
                     parcel.recall_reason.as_deref().unwrap_or(parcels::DEFAULT_RECALL_REASON);
                 let message = format!(
@@ -430,7 +443,8 @@ impl Context<'_> {
     }
 
     /// Moves the parcel to `to` when it is in one of `from`, revoking its
-    /// codes when it leaves the shelf.
+    /// codes when it leaves the shelf. A code shared with other parcels of
+    /// the order stays live while one of them is on the shelf.
     fn move_to(
         &self,
         parcel: &ParcelRecord,
@@ -446,7 +460,7 @@ impl Context<'_> {
             )));
         }
         parcels::set_state(self.tx, parcel, to, None, self.now)?;
-        revoke_codes(self.tx, &parcel.store_id, &parcel.barcode, self.now)?;
+        release_codes(self.tx, &parcel.store_id, &parcel.barcode, self.now)?;
         Ok(Ok(()))
     }
 
@@ -480,7 +494,7 @@ impl Context<'_> {
                 parcel.state.as_str()
             )));
         }
-        self.issuer.issue(self.tx, &parcel.code_target(), self.now)?;
+        self.issuer.issue(self.tx, &parcels::shelf_code_target(self.tx, parcel)?, self.now)?;
         Ok(Ok(()))
     }
 
@@ -500,9 +514,19 @@ impl Context<'_> {
     }
 
     /// Issues the code of a newly received parcel and gives it the default
-    /// collection period when the mall set no deadline.
+    /// collection period when the mall set no deadline. A parcel of an order
+    /// with several parcels gets its code only once no parcel of the order
+    /// is still to arrive, and then one code unlocks all of them that are
+    /// on the shelf; the customer gets one text.
     fn issue_first_code(&self, parcel: &ParcelRecord) -> anyhow::Result<()> {
-        self.issuer.issue(self.tx, &parcel.code_target(), self.now)?;
+        let order = parcels::order_parcels(self.tx, parcel)?;
+        let still_coming = order
+            .iter()
+            .any(|mate| mate.barcode != parcel.barcode && mate.state == ParcelState::Announced);
+        if !still_coming {
+            let target = parcels::shelf_code_target(self.tx, parcel)?;
+            self.issuer.issue(self.tx, &target, self.now)?;
+        }
         if parcel.deadline.is_none() {
             let deadline = self.now + Duration::days(DEFAULT_HOLD_DAYS);
             parcels::set_deadline(self.tx, parcel, deadline, self.now)?;
@@ -566,6 +590,9 @@ fn past_tense(body: &EventBody) -> &'static str {
         EventBody::Returned { .. } => "returned",
         EventBody::ShelfChanged { .. } => "moved to another shelf",
         EventBody::CodeReissueRequested => "given a new code",
+        EventBody::DropClosed { .. }
+        | EventBody::ReturnSessionClosed { .. }
+        | EventBody::StocktakeClosed { .. } => "recorded as a counter session",
     }
 }
 
@@ -693,8 +720,10 @@ mod tests {
     #[test]
     fn rejected_at_door_then_received() {
         let mut fixture = Fixture::new(1);
-        let rejection =
-            fixture.event("JJD0001", EventBody::Rejected { reason: RejectReason::Wet, note: None });
+        let rejection = fixture.event(
+            "JJD0001",
+            EventBody::Rejected { reason: RejectReason::Wet, note: None, photo_jpeg: None },
+        );
         let receipt = fixture.event("JJD0001", received());
 
         let outcomes = fixture.push(&[rejection, receipt]);

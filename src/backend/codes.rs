@@ -229,19 +229,34 @@ pub struct CodeTarget<'a> {
     pub store_id: &'a str,
     pub barcode: &'a str,
     pub phone_last4: Option<&'a str>,
+    /// Every parcel of the order that the code unlocks, `barcode` among
+    /// them; empty when the code unlocks `barcode` alone.
+    pub order_barcodes: Vec<String>,
+}
+
+impl CodeTarget<'_> {
+    fn barcodes(&self) -> Vec<&str> {
+        if self.order_barcodes.is_empty() {
+            return vec![self.barcode];
+        }
+        self.order_barcodes.iter().map(String::as_str).collect()
+    }
 }
 
 impl CodeIssuer<'_> {
-    /// Revokes the parcel's live codes, issues a new unique code, texts it to
-    /// the customer and publishes its hash to every terminal of the store.
-    /// Returns the new code id.
+    /// Revokes the live codes of the target's parcels, issues a new unique
+    /// code for all of them, texts it to the customer and publishes its hash
+    /// to every terminal of the store. Returns the new code id.
     pub fn issue(
         &self,
         conn: &Connection,
         target: &CodeTarget<'_>,
         now: DateTime<Utc>,
     ) -> anyhow::Result<String> {
-        revoke_codes(conn, target.store_id, target.barcode, now)?;
+        let barcodes = target.barcodes();
+        for barcode in &barcodes {
+            revoke_codes(conn, target.store_id, barcode, now)?;
+        }
         let (code, lookup_hash) = self.unused_code(conn, target.store_id)?;
         let code_id = Uuid::now_v7().to_string();
         conn.execute(
@@ -256,24 +271,31 @@ impl CodeIssuer<'_> {
                 format_time(now),
             ),
         )?;
+        for barcode in &barcodes {
+            conn.execute(
+                "INSERT INTO code_parcels (code_id, store_id, barcode) VALUES (?1, ?2, ?3)",
+                (&code_id, target.store_id, barcode),
+            )?;
+        }
 
         let message = SmsMessage {
             store_id: target.store_id.to_string(),
             barcode: target.barcode.to_string(),
             phone_last4: target.phone_last4.map(str::to_string),
-            text: sms_text(target.store_id, target.barcode, &code),
+            text: sms_text(target.store_id, &barcodes, &code),
             created_at: now,
         };
         self.sms.send(conn, &message).context("failed to send the code by SMS")?;
 
         let terminals = store_terminals(conn, target.store_id)?;
         for (terminal_id, code_key) in terminals {
-            let change = code_issued(&code_id, &code, &code_key, target.barcode)?;
+            let change = code_issued(&code_id, &code, &code_key, &barcodes)?;
             changes::append(conn, target.store_id, Some(&terminal_id), &change, now)?;
         }
         tracing::info!(
             store_id = target.store_id,
             barcode = target.barcode,
+            parcels = barcodes.len(),
             code_id,
             "code issued"
         );
@@ -317,26 +339,66 @@ impl CodeIssuer<'_> {
             .collect::<rusqlite::Result<Vec<(String, String, String)>>>()?;
         for (code_id, barcode, sealed) in rows {
             let code = self.secret.unseal(&code_id, &sealed)?;
-            let change = code_issued(&code_id, &code, code_key, &barcode)?;
+            let mut barcodes = code_barcodes(conn, &code_id)?;
+            if barcodes.is_empty() {
+                barcodes.push(barcode);
+            }
+            let barcodes: Vec<&str> = barcodes.iter().map(String::as_str).collect();
+            let change = code_issued(&code_id, &code, code_key, &barcodes)?;
             changes::append(conn, store_id, Some(terminal_id), &change, now)?;
         }
         Ok(())
     }
 }
 
-/// Revokes every live code of a parcel and publishes a `CodeRevoked` change
-/// for each. Returns how many were revoked.
+/// Condition on `codes` (parameters `?1` store, `?2` barcode): a live code
+/// that unlocks the parcel, alone or with others of its order.
+const CODE_OF_PARCEL: &str = "store_id = ?1 AND revoked_at IS NULL AND (barcode = ?2 OR code_id IN
+    (SELECT code_id FROM code_parcels WHERE store_id = ?1 AND barcode = ?2))";
+
+/// Revokes every live code of a parcel, including a code shared with other
+/// parcels of its order, and publishes a `CodeRevoked` change for each.
+/// Returns how many were revoked.
 pub fn revoke_codes(
     conn: &Connection,
     store_id: &str,
     barcode: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<usize> {
-    let mut statement = conn.prepare_cached(
-        "UPDATE codes SET revoked_at = ?3
-         WHERE store_id = ?1 AND barcode = ?2 AND revoked_at IS NULL
-         RETURNING code_id",
-    )?;
+    let sql = format!("UPDATE codes SET revoked_at = ?3 WHERE {CODE_OF_PARCEL} RETURNING code_id");
+    revoke_where(conn, &sql, store_id, barcode, now)
+}
+
+/// Revokes the codes of a parcel that left the shelf, except a code that
+/// still unlocks another parcel of the order waiting at the store: the
+/// customer who took only some parcels collects the rest with the same
+/// code. Call after the parcel's new state is written. Returns how many
+/// codes were revoked.
+pub fn release_codes(
+    conn: &Connection,
+    store_id: &str,
+    barcode: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<usize> {
+    let sql = format!(
+        "UPDATE codes SET revoked_at = ?3 WHERE {CODE_OF_PARCEL} AND NOT EXISTS
+             (SELECT 1 FROM code_parcels shared JOIN parcels waiting
+                 ON waiting.store_id = shared.store_id AND waiting.barcode = shared.barcode
+              WHERE shared.code_id = codes.code_id AND shared.barcode <> ?2
+                 AND waiting.state = 'received')
+         RETURNING code_id"
+    );
+    revoke_where(conn, &sql, store_id, barcode, now)
+}
+
+fn revoke_where(
+    conn: &Connection,
+    sql: &str,
+    store_id: &str,
+    barcode: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<usize> {
+    let mut statement = conn.prepare_cached(sql)?;
     let revoked = statement
         .query_map((store_id, barcode, format_time(now)), |row| row.get::<_, String>(0))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -356,14 +418,20 @@ fn code_issued(
     code_id: &str,
     code: &Code,
     code_key: &str,
-    barcode: &str,
+    barcodes: &[&str],
 ) -> anyhow::Result<Change> {
     let key = hex::decode(code_key).context("terminal code key is not hex")?;
     Ok(Change::CodeIssued {
         code_id: code_id.to_string(),
         code_hash: code_hash(&key, code.as_str()),
-        barcodes: vec![barcode.to_string()],
+        barcodes: barcodes.iter().map(|barcode| barcode.to_string()).collect(),
     })
+}
+
+fn code_barcodes(conn: &Connection, code_id: &str) -> rusqlite::Result<Vec<String>> {
+    let mut statement = conn
+        .prepare_cached("SELECT barcode FROM code_parcels WHERE code_id = ?1 ORDER BY barcode")?;
+    statement.query_map([code_id], |row| row.get(0))?.collect()
 }
 
 fn store_terminals(conn: &Connection, store_id: &str) -> rusqlite::Result<Vec<(String, String)>> {
@@ -373,9 +441,13 @@ fn store_terminals(conn: &Connection, store_id: &str) -> rusqlite::Result<Vec<(S
     statement.query_map([store_id], |row| Ok((row.get(0)?, row.get(1)?)))?.collect()
 }
 
-fn sms_text(store_id: &str, barcode: &str, code: &Code) -> String {
+fn sms_text(store_id: &str, barcodes: &[&str], code: &Code) -> String {
+    let parcels = match barcodes {
+        [barcode] => format!("Your parcel {barcode} is"),
+        several => format!("Your {} parcels {} are", several.len(), several.join(", ")),
+    };
     format!(
-        "Your parcel {barcode} is ready for pickup at store {store_id}. \
+        "{parcels} ready for pickup at store {store_id}. \
          Pickup code: {}. Show this code at the counter.",
         code.as_str()
     )
@@ -437,7 +509,7 @@ mod tests {
 
     #[test]
     fn sms_text_contains_code() {
-        let text = sms_text("S1", "JJD0001", &Code::from_number(314_159));
+        let text = sms_text("S1", &["JJD0001"], &Code::from_number(314_159));
         assert!(text.contains("314159"), "{text}");
     }
 }

@@ -10,7 +10,7 @@ use rusqlite::Connection;
 
 /// Schema migrations, applied in order. Entry `i` upgrades `user_version` `i`
 /// to `i + 1`. Append new entries; never edit or reorder old ones.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2];
 
 /// Version 1: stores, terminals, the manifest, pushed events, codes, the SMS
 /// outbox, conflicts and the change log that terminals pull.
@@ -142,6 +142,19 @@ CREATE TABLE changes (
     created_at TEXT NOT NULL
 ) STRICT;
 CREATE INDEX changes_store ON changes (store_id, change_id);
+";
+
+/// Version 2: codes that unlock several parcels of one order.
+const SCHEMA_V2: &str = "
+-- Every parcel a code unlocks, one row each, including the parcel in
+-- `codes.barcode`. A code without rows here unlocks only `codes.barcode`.
+CREATE TABLE code_parcels (
+    code_id TEXT NOT NULL REFERENCES codes (code_id),
+    store_id TEXT NOT NULL,
+    barcode TEXT NOT NULL,
+    PRIMARY KEY (code_id, barcode)
+) STRICT;
+CREATE INDEX code_parcels_by_parcel ON code_parcels (store_id, barcode);
 ";
 
 /// How long a connection waits for another writer's lock before failing.

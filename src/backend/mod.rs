@@ -10,7 +10,8 @@
 //! Layout: `db` contains the schema, `parcels` the manifest and mall-side
 //! actions, `apply` the rules for pushed events, `codes` verification codes
 //! and the SMS gateway, `changes` the change log and cursors, `enrol`
-//! tokens and terminals, `api` and `admin` the HTTP handlers.
+//! tokens and terminals, `sessions` the checks of counter-session events
+//! and damage photos, `api` and `admin` the HTTP handlers.
 
 mod admin;
 mod api;
@@ -26,6 +27,7 @@ mod parcels;
 mod rate_limit;
 mod seed;
 mod server;
+mod sessions;
 
 use std::path::Path;
 

@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension, Row};
 use serde::Serialize;
 
 use super::changes;
-use super::codes::{CodeIssuer, CodeTarget, revoke_codes};
+use super::codes::{CodeIssuer, CodeTarget, release_codes};
 use super::db::{self, format_time, parse_time};
 use super::error::ApiFailure;
 use crate::protocol::{Change, ManifestParcel};
@@ -112,8 +112,46 @@ impl ParcelRecord {
             store_id: &self.store_id,
             barcode: &self.barcode,
             phone_last4: self.phone_last4.as_deref(),
+            order_barcodes: Vec::new(),
         }
     }
+}
+
+/// Returns every parcel of the store with the same order id as `parcel`,
+/// `parcel` among them, by barcode. An unexpected parcel or one without an
+/// order id is its own order.
+pub fn order_parcels(
+    conn: &Connection,
+    parcel: &ParcelRecord,
+) -> rusqlite::Result<Vec<ParcelRecord>> {
+    if parcel.unexpected || parcel.order_id.is_empty() {
+        return Ok(vec![parcel.clone()]);
+    }
+    conn.prepare_cached(&format!(
+        "SELECT {PARCEL_COLUMNS} FROM parcels
+         WHERE store_id = ?1 AND order_id = ?2 AND unexpected = 0 ORDER BY barcode"
+    ))?
+    .query_map((&parcel.store_id, &parcel.order_id), parcel_from_row)?
+    .collect()
+}
+
+/// Returns the code target of a parcel: with every parcel of its order that
+/// is on the shelf when the order has several parcels, else the parcel
+/// alone.
+pub fn shelf_code_target<'a>(
+    conn: &Connection,
+    parcel: &'a ParcelRecord,
+) -> rusqlite::Result<CodeTarget<'a>> {
+    let order = order_parcels(conn, parcel)?;
+    let mut target = parcel.code_target();
+    if order.len() > 1 {
+        target.order_barcodes = order
+            .into_iter()
+            .filter(|mate| mate.state == ParcelState::Received || mate.barcode == parcel.barcode)
+            .map(|mate| mate.barcode)
+            .collect();
+    }
+    Ok(target)
 }
 
 const PARCEL_COLUMNS: &str = "store_id, barcode, order_id, customer_masked, phone_last4, courier,
@@ -367,7 +405,7 @@ pub fn recall(
          WHERE store_id = ?1 AND barcode = ?2",
         (&parcel.store_id, &parcel.barcode, state.as_str(), reason, format_time(now)),
     )?;
-    revoke_codes(conn, &parcel.store_id, &parcel.barcode, now)?;
+    release_codes(conn, &parcel.store_id, &parcel.barcode, now)?;
     changes::append(conn, &parcel.store_id, None, &change, now)?;
     tracing::info!(
         store_id = parcel.store_id,
@@ -401,7 +439,7 @@ pub fn reissue(
             parcel.state.as_str()
         )));
     }
-    Ok(issuer.issue(conn, &parcel.code_target(), now)?)
+    Ok(issuer.issue(conn, &shelf_code_target(conn, parcel)?, now)?)
 }
 
 /// Checks the fields of a parcel an admin announces.

@@ -4,6 +4,7 @@
 //! Exit status: 0 on success, 2 for invalid input, 3 when a lifecycle rule
 //! rejects the action, 1 for internal failures.
 
+mod counter;
 mod decode;
 mod output;
 
@@ -55,7 +56,18 @@ pub enum Command {
     Status,
     /// Receive a parcel by its barcode, or reject it with --damaged
     Receive(ReceiveArgs),
-    /// Hand a parcel over: the customer's code, then the parcel's barcode
+    /// Reject a parcel at the door as damaged, with an optional photo
+    Reject(counter::RejectArgs),
+    /// Courier drop sessions: receipts and rejections count towards the open one
+    #[command(subcommand)]
+    Drop(counter::DropCommand),
+    /// Check a stock of the shelves: scan every parcel, then compare
+    #[command(subcommand)]
+    Stocktake(counter::StocktakeCommand),
+    /// Count what each operator did on one day
+    Report(counter::ReportArgs),
+    /// Hand a parcel over: the customer's code, then the parcel's barcode;
+    /// without --confirm, list the parcels the code unlocks
     Handover(HandoverArgs),
     /// List parcels
     Parcels {
@@ -72,12 +84,9 @@ pub enum Command {
         #[arg(long)]
         note: Option<String>,
     },
-    /// Give a parcel that is to be returned back to the courier
-    Return {
-        barcode: OsString,
-        #[arg(long, value_name = "ID")]
-        courier: Option<String>,
-    },
+    /// Give a parcel that is to be returned back to the courier, or scan it
+    /// into the open return session
+    Return(counter::ReturnArgs),
     /// Mark every parcel past its collection deadline as to be returned
     Overdue,
     /// Put a parcel on another shelf
@@ -136,6 +145,9 @@ pub struct ReceiveArgs {
     /// A note to go with a rejection
     #[arg(long, value_name = "TEXT")]
     pub note: Option<String>,
+    /// A JPEG photo of the damage to go with a rejection, at most 512 KiB
+    #[arg(long, value_name = "FILE")]
+    pub photo: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -144,7 +156,7 @@ pub struct HandoverArgs {
     pub code: OsString,
     /// Barcode of the parcel in hand
     #[arg(long, value_name = "BARCODE")]
-    pub confirm: OsString,
+    pub confirm: Option<OsString>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -213,8 +225,13 @@ fn execute(cli: &Cli, config: &Config, command: &Command) -> Result<(), DeskErro
         Command::Receive(args) => receive(&mut desk, json, args)?,
         Command::Handover(args) => {
             let code = text_arg("code", &args.code)?;
-            let barcode = text_arg("barcode", &args.confirm)?;
-            output::parcel(json, "handed over", &desk.hand_over(&code, &barcode)?);
+            match &args.confirm {
+                Some(barcode) => {
+                    let barcode = text_arg("barcode", barcode)?;
+                    output::parcel(json, "handed over", &desk.hand_over(&code, &barcode)?);
+                }
+                None => output::parcels(json, &desk.parcels_for_code(&code)?),
+            }
         }
         Command::Parcels { state } => {
             let state = state.as_deref().map(parse_state).transpose()?;
@@ -225,11 +242,11 @@ fn execute(cli: &Cli, config: &Config, command: &Command) -> Result<(), DeskErro
             let parcel = desk.refuse(&text_arg("barcode", barcode)?, note.as_deref())?;
             output::parcel(json, "refused", &parcel);
         }
-        Command::Return { barcode, courier } => {
-            let parcel =
-                desk.return_to_courier(&text_arg("barcode", barcode)?, courier.as_deref())?;
-            output::parcel(json, "returned", &parcel);
-        }
+        Command::Reject(args) => counter::reject(&mut desk, json, args)?,
+        Command::Drop(command) => counter::drop_session(&mut desk, json, command)?,
+        Command::Return(args) => counter::return_parcel(&mut desk, json, args)?,
+        Command::Stocktake(command) => counter::stocktake(&mut desk, json, command)?,
+        Command::Report(args) => counter::report(&desk, json, args)?,
         Command::Overdue => output::parcels(json, &desk.mark_overdue()?),
         Command::Shelf { barcode, shelf } => {
             let parcel = desk.move_to_shelf(&text_arg("barcode", barcode)?, shelf)?;
@@ -274,19 +291,18 @@ fn execute(cli: &Cli, config: &Config, command: &Command) -> Result<(), DeskErro
 fn receive(desk: &mut Desk, json: bool, args: &ReceiveArgs) -> Result<(), DeskError> {
     let barcode = text_arg("barcode", &args.barcode)?;
     if let Some(reason) = &args.damaged {
-        let reason = RejectReason::parse(reason).ok_or_else(|| {
-            let names: Vec<&str> = RejectReason::ALL.iter().map(|r| r.as_str()).collect();
-            DeskError::Invalid(format!(
-                "damage reason {reason:?} is unknown: use one of {}",
-                names.join(", ")
-            ))
-        })?;
-        let parcel = desk.reject(&barcode, reason, args.note.as_deref())?;
+        let reason = parse_reason(reason)?;
+        let photo = args.photo.as_deref().map(counter::read_photo).transpose()?;
+        let parcel =
+            desk.reject_with_photo(&barcode, reason, args.note.as_deref(), photo.as_deref())?;
         output::parcel(json, "rejected", &parcel);
         return Ok(());
     }
     if args.note.is_some() {
         return Err(DeskError::Invalid("--note goes with --damaged REASON".to_owned()));
+    }
+    if args.photo.is_some() {
+        return Err(DeskError::Invalid("--photo goes with --damaged REASON".to_owned()));
     }
     match desk.receive(&barcode)? {
         Receipt::Received { parcel, .. } if parcel.unexpected => {
@@ -296,6 +312,17 @@ fn receive(desk: &mut Desk, json: bool, args: &ReceiveArgs) -> Result<(), DeskEr
         Receipt::AlreadyReceived { parcel } => output::already_received(json, &parcel),
     }
     Ok(())
+}
+
+/// Parses a damage reason, listing the known ones when it is unknown.
+fn parse_reason(reason: &str) -> Result<RejectReason, DeskError> {
+    RejectReason::parse(reason).ok_or_else(|| {
+        let names: Vec<&str> = RejectReason::ALL.iter().map(|r| r.as_str()).collect();
+        DeskError::Invalid(format!(
+            "damage reason {reason:?} is unknown: use one of {}",
+            names.join(", ")
+        ))
+    })
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, DeskError> {

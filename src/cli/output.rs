@@ -5,7 +5,9 @@ use std::io::Write;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::desk::{DeskError, Status};
+use crate::desk::{
+    DailyReport, DeskError, DropSummary, OperatorCounts, ReturnSummary, Status, StocktakeSummary,
+};
 use crate::store::outbox::OutboxEntry;
 use crate::store::parcels::Parcel;
 
@@ -189,4 +191,88 @@ pub fn write_support_bundle(
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     options.open(path)?.write_all(&text)
+}
+
+fn list_or_none(barcodes: &[String]) -> String {
+    if barcodes.is_empty() { "none".to_owned() } else { barcodes.join(", ") }
+}
+
+pub fn drop_summary(json: bool, outcome: &str, summary: &DropSummary) {
+    if json {
+        return print_json(&json!({ "outcome": outcome, "drop": summary }));
+    }
+    let courier = summary.session.courier_id.as_deref().unwrap_or("?");
+    out!(
+        "drop of courier {courier} {}: declared {}, scanned {} (received {}, rejected {}), \
+         missing {}, extra {}",
+        outcome.replace('_', " "),
+        summary.declared,
+        summary.scanned,
+        summary.received.len(),
+        summary.rejected.len(),
+        summary.missing,
+        summary.extra
+    );
+    out!("received: {}", list_or_none(&summary.received));
+    out!("rejected: {}", list_or_none(&summary.rejected));
+}
+
+pub fn return_summary(json: bool, outcome: &str, summary: &ReturnSummary) {
+    if json {
+        return print_json(&json!({ "outcome": outcome, "return_session": summary }));
+    }
+    out!(
+        "return session with courier {} {}: {} parcel(s): {}",
+        summary.courier_id,
+        outcome.replace('_', " "),
+        summary.count,
+        list_or_none(&summary.parcels)
+    );
+}
+
+pub fn stocktake_summary(json: bool, outcome: &str, summary: &StocktakeSummary) {
+    if json {
+        return print_json(&json!({ "outcome": outcome, "stocktake": summary }));
+    }
+    out!(
+        "stocktake {}: seen {}, missing {}, unexpected {}",
+        outcome.replace('_', " "),
+        summary.seen,
+        summary.missing.len(),
+        summary.unexpected.len()
+    );
+    out!("missing (expected on the shelves, not scanned): {}", list_or_none(&summary.missing));
+    out!("unexpected (scanned, not expected there): {}", list_or_none(&summary.unexpected));
+}
+
+/// Column order of `report --csv`; the header row repeats it.
+const REPORT_COLUMNS: &str = "operator,received,rejected,handed_over,refused,returned";
+
+fn report_row(operator: &str, counts: &OperatorCounts) -> String {
+    format!(
+        "{operator},{},{},{},{},{}",
+        counts.received, counts.rejected, counts.handed_over, counts.refused, counts.returned
+    )
+}
+
+/// Prints the daily report as JSON, CSV (one row per operator, then a
+/// `total` row) or text.
+pub fn report(json: bool, csv: bool, date: &str, report: &DailyReport) {
+    if json {
+        return print_json(&json!({ "date": date, "report": report }));
+    }
+    if csv {
+        out!("{REPORT_COLUMNS}");
+        for (operator, counts) in &report.operators {
+            out!("{}", report_row(operator, counts));
+        }
+        out!("{}", report_row("total", &report.total));
+        return;
+    }
+    out!("report for {date}");
+    out!("{}", REPORT_COLUMNS.replace(',', "\t"));
+    for (operator, counts) in &report.operators {
+        out!("{}", report_row(operator, counts).replace(',', "\t"));
+    }
+    out!("{}", report_row("total", &report.total).replace(',', "\t"));
 }

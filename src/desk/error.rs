@@ -28,6 +28,10 @@ pub enum DeskError {
     CodeUsed,
     #[error("code entry is locked after repeated wrong codes: try again in {} s", .remaining.as_secs().max(1))]
     CodeLocked { remaining: Duration },
+    /// A counter session is missing, or one of the same kind is already
+    /// open.
+    #[error("{0}")]
+    Session(String),
     #[error("no operator is signed in: sign in with your operator id and PIN")]
     NotSignedIn,
     #[error("operator id or PIN is wrong")]
@@ -66,6 +70,7 @@ impl DeskError {
             | DeskError::WrongCode { .. }
             | DeskError::CodeUsed
             | DeskError::CodeLocked { .. }
+            | DeskError::Session(_)
             | DeskError::NotSignedIn
             | DeskError::BadSignIn
             | DeskError::NotEnrolled

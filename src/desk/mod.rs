@@ -11,6 +11,9 @@ pub mod error;
 pub mod inbound;
 pub mod lifecycle;
 pub mod operators;
+pub mod photo;
+pub mod report;
+pub mod sessions;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,10 +25,15 @@ use serde::Serialize;
 pub use self::codes::{Code, LockPolicy};
 pub use self::error::{DeskError, Result};
 use self::lifecycle::{Action, Context, Plan};
+pub use self::report::{DailyReport, OperatorCounts};
+pub use self::sessions::{
+    DropSummary, ReturnOutcome, ReturnSummary, StocktakeSummary, courier_from_badge,
+};
 use crate::protocol::{EventBody, RejectReason, ReturnCause};
 use crate::store::credentials::Credentials;
 use crate::store::outbox::{self, OutboxEntry};
 use crate::store::parcels::{self, Parcel, ParcelState};
+use crate::store::sessions::{self as counter_sessions, ScanOutcome, SessionKind};
 use crate::store::{self, format_time, parse_time, sync_state};
 
 /// The source of the current time; tests substitute their own.
@@ -260,7 +268,10 @@ impl Desk {
         }
         let body =
             EventBody::Received { unexpected: parcel.unexpected, shelf: parcel.shelf.clone() };
-        let entry = self.record(&parcel, &operator, body)?;
+        let drop_id = self.open_session_id(SessionKind::Drop)?;
+        let entry = self.record_with(&parcel, &operator, body, |tx, now| {
+            attach_to_drop(tx, drop_id.as_deref(), &barcode, ScanOutcome::Received, now)
+        })?;
         Ok(Receipt::Received { parcel, seq: entry.seq })
     }
 
@@ -306,8 +317,23 @@ impl Desk {
         reason: RejectReason,
         note: Option<&str>,
     ) -> Result<Parcel> {
+        self.reject_with_photo(barcode, reason, note, None)
+    }
+
+    /// Rejects a parcel at the door with an optional JPEG photo of the
+    /// damage, which is stored in the rejection's event and sent with it.
+    /// Fails with [`DeskError::Invalid`] when the photo is not a JPEG or is
+    /// larger than [`crate::protocol::MAX_PHOTO_BYTES`].
+    pub fn reject_with_photo(
+        &mut self,
+        barcode: &str,
+        reason: RejectReason,
+        note: Option<&str>,
+        photo: Option<&[u8]>,
+    ) -> Result<Parcel> {
         let barcode = validate_barcode(barcode)?;
         let note = validate_optional_note(note)?;
+        let photo_jpeg = photo.map(photo::encode_checked).transpose()?;
         let operator = self.operator_id()?;
         let parcel = self.known_parcel(&barcode)?;
         let plan = self.plan(&barcode, parcel.as_ref(), Action::Reject)?;
@@ -316,7 +342,11 @@ impl Desk {
         parcel.reject_reason = Some(reason);
         parcel.reject_note = note.clone();
         parcel.returned_at = Some(self.now());
-        self.record(&parcel, &operator, EventBody::Rejected { reason, note })?;
+        let body = EventBody::Rejected { reason, note, photo_jpeg };
+        let drop_id = self.open_session_id(SessionKind::Drop)?;
+        self.record_with(&parcel, &operator, body, |tx, now| {
+            attach_to_drop(tx, drop_id.as_deref(), &barcode, ScanOutcome::Rejected, now)
+        })?;
         Ok(parcel)
     }
 
@@ -555,9 +585,22 @@ impl Desk {
 
     /// Saves the parcel and appends its event in one transaction.
     fn record(&mut self, parcel: &Parcel, operator: &str, body: EventBody) -> Result<OutboxEntry> {
+        self.record_with(parcel, operator, body, |_, _| Ok(()))
+    }
+
+    /// Saves the parcel, appends its event and runs `also` in one
+    /// transaction.
+    fn record_with(
+        &mut self,
+        parcel: &Parcel,
+        operator: &str,
+        body: EventBody,
+        also: impl FnOnce(&Transaction<'_>, DateTime<Utc>) -> Result<()>,
+    ) -> Result<OutboxEntry> {
         let now = self.now();
         let tx = self.conn.transaction()?;
         let entry = record_in(&tx, parcel, operator, body, now)?;
+        also(&tx, now)?;
         tx.commit()?;
         tracing::info!(
             barcode = %parcel.barcode,
@@ -567,11 +610,35 @@ impl Desk {
             state = parcel.state.as_str(),
             "desk: action recorded"
         );
+        self.notify_event();
+        Ok(entry)
+    }
+
+    fn notify_event(&self) {
         if let Some(notify) = &self.on_event {
             notify();
         }
-        Ok(entry)
     }
+
+    fn open_session_id(&self, kind: SessionKind) -> Result<Option<String>> {
+        let session = counter_sessions::open_session(&self.conn, kind)?;
+        Ok(session.map(|session| session.session_id))
+    }
+}
+
+/// Counts a receipt or rejection in the open drop session, if there is one.
+/// A rejection after a receipt in the same drop replaces it.
+fn attach_to_drop(
+    tx: &Transaction<'_>,
+    drop_id: Option<&str>,
+    barcode: &str,
+    outcome: ScanOutcome,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if let Some(drop_id) = drop_id {
+        counter_sessions::set_scan(tx, drop_id, barcode, outcome, now)?;
+    }
+    Ok(())
 }
 
 fn record_in(

@@ -148,7 +148,11 @@ fn rejection_keeps_reason_and_note() {
     assert_eq!(parcel.state, ParcelState::Rejected);
     assert_eq!(
         desk.queue().unwrap()[0].body,
-        EventBody::Rejected { reason: RejectReason::Crushed, note: Some("corner split".into()) }
+        EventBody::Rejected {
+            reason: RejectReason::Crushed,
+            note: Some("corner split".into()),
+            photo_jpeg: None,
+        }
     );
 }
 
@@ -606,4 +610,279 @@ fn manifest_keeps_only_masked_name_and_last_four_digits() {
     let masked = desk.parcel("JJD0007").unwrap().unwrap();
     assert_eq!(masked.customer_masked, "Wang *ei");
     assert_eq!(masked.phone_last4, "1234");
+}
+
+// ---- counter sessions, photos and the daily report --------------------------
+
+fn kinds(desk: &Desk) -> Vec<&'static str> {
+    desk.queue().unwrap().iter().map(|entry| entry.body.kind()).collect()
+}
+
+fn tiny_jpeg() -> Vec<u8> {
+    let picture = image::GrayImage::from_pixel(4, 4, image::Luma([200]));
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    picture.write_to(&mut bytes, image::ImageFormat::Jpeg).unwrap();
+    bytes.into_inner()
+}
+
+#[test]
+fn drop_counts_receipts_and_rejections() {
+    let fixture = Fixture::new();
+    let mut desk = fixture.open();
+    for barcode in ["JJD0001", "JJD0002", "JJD0003"] {
+        announce(&mut desk, barcode);
+    }
+    desk.start_drop("ZTO-7", 4).unwrap();
+    desk.receive("JJD0001").unwrap();
+    desk.receive("JJD0001").unwrap();
+    desk.receive("JJD0002").unwrap();
+    desk.reject("JJD0002", RejectReason::Wet, None).unwrap();
+    desk.reject("JJD0003", RejectReason::Torn, None).unwrap();
+
+    let summary = desk.drop_status().unwrap().unwrap();
+    assert_eq!(summary.received, vec!["JJD0001".to_owned()]);
+    assert_eq!(summary.rejected, vec!["JJD0002".to_owned(), "JJD0003".to_owned()]);
+    assert_eq!(summary.scanned, 3);
+    assert_eq!(summary.missing, 1);
+    assert_eq!(summary.extra, 0);
+
+    let closed = desk.close_drop().unwrap();
+    assert!(closed.session.closed_at.is_some());
+    let last = desk.queue().unwrap().pop().unwrap();
+    assert_eq!(last.barcode, "");
+    let EventBody::DropClosed { courier_id, declared, received, rejected, missing, extra, .. } =
+        last.body
+    else {
+        panic!("not a drop_closed event: {last:?}");
+    };
+    assert_eq!(courier_id, "ZTO-7");
+    assert_eq!(declared, 4);
+    assert_eq!(received.len(), 1);
+    assert_eq!(rejected.len(), 2);
+    assert_eq!((missing, extra), (1, 0));
+    assert!(desk.drop_status().unwrap().is_none());
+}
+
+#[test]
+fn drop_reports_extra_parcels() {
+    let fixture = Fixture::new();
+    let mut desk = fixture.open();
+    desk.start_drop_from_badge("courier-YT-1", 1).unwrap();
+    desk.receive("PKG1").unwrap();
+    desk.receive("PKG2").unwrap();
+    let summary = desk.close_drop().unwrap();
+    assert_eq!(summary.session.courier_id.as_deref(), Some("YT-1"));
+    assert_eq!(summary.extra, 1);
+    assert_eq!(summary.missing, 0);
+}
+
+#[test]
+fn receipt_outside_drop_still_counts() {
+    let fixture = Fixture::new();
+    let mut desk = fixture.open();
+    desk.receive("PKG1").unwrap();
+    desk.start_drop("ZTO-7", 1).unwrap();
+    desk.receive("PKG2").unwrap();
+    let summary = desk.close_drop().unwrap();
+    assert_eq!(summary.received, vec!["PKG2".to_owned()]);
+    desk.receive("PKG3").unwrap();
+    assert_eq!(kinds(&desk), ["received", "received", "drop_closed", "received"]);
+}
+
+#[test]
+fn second_drop_while_open_is_refused() {
+    let fixture = Fixture::new();
+    let mut desk = fixture.open();
+    desk.start_drop("ZTO-7", 1).unwrap();
+    let error = desk.start_drop("YT-1", 1).unwrap_err();
+    assert!(matches!(error, DeskError::Session(_)), "{error:?}");
+    assert!(error.to_string().contains("courier ZTO-7"), "{error}");
+    assert_eq!(error.exit_code(), 3);
+}
+
+#[test]
+fn drop_input_errors() {
+    let fixture = Fixture::new();
+    let mut desk = fixture.open();
+    assert!(matches!(desk.start_drop("", 1), Err(DeskError::Invalid(_))));
+    assert!(matches!(desk.start_drop("ZTO 7", 1), Err(DeskError::Invalid(_))));
+    assert!(matches!(desk.start_drop("ZTO", 10_001), Err(DeskError::Invalid(_))));
+    assert!(matches!(desk.start_drop_from_badge("JJD0001", 1), Err(DeskError::Invalid(_))));
+    assert!(matches!(desk.close_drop(), Err(DeskError::Session(_))));
+    assert_eq!(event_count(&desk), 0);
+}
+
+#[test]
+fn courier_badge_parsing() {
+    assert_eq!(courier_from_badge("COURIER-ZTO-0042"), Some("ZTO-0042"));
+    assert_eq!(courier_from_badge(" courier-A1 "), Some("A1"));
+    assert_eq!(courier_from_badge("COURIER-"), None);
+    assert_eq!(courier_from_badge("JJD0001"), None);
+    assert_eq!(courier_from_badge("CO"), None);
+}
+
+#[test]
+fn rejection_photo_travels_in_event() {
+    let fixture = Fixture::new();
+    let mut desk = fixture.open();
+    let jpeg = tiny_jpeg();
+    desk.reject_with_photo("PKG1", RejectReason::Crushed, None, Some(&jpeg)).unwrap();
+    let EventBody::Rejected { photo_jpeg: Some(encoded), .. } = &desk.queue().unwrap()[0].body
+    else {
+        panic!("no photo in the event");
+    };
+    assert_eq!(photo::decode(encoded).unwrap(), jpeg);
+}
+
+#[test]
+fn invalid_photo_records_nothing() {
+    let fixture = Fixture::new();
+    let mut desk = fixture.open();
+    let error =
+        desk.reject_with_photo("PKG1", RejectReason::Crushed, None, Some(b"GIF89a")).unwrap_err();
+    assert!(matches!(error, DeskError::Invalid(_)), "{error:?}");
+    assert_eq!(event_count(&desk), 0);
+    assert!(desk.parcel("PKG1").unwrap().is_none());
+}
+
+fn to_return(desk: &mut Desk, barcode: &str) {
+    announce(desk, barcode);
+    desk.receive(barcode).unwrap();
+    desk.refuse(barcode, Some("wrong size")).unwrap();
+}
+
+#[test]
+fn return_session_returns_scanned_parcels_on_close() {
+    let fixture = Fixture::new();
+    let mut desk = fixture.open();
+    to_return(&mut desk, "JJD0001");
+    to_return(&mut desk, "JJD0002");
+    let before = event_count(&desk);
+    desk.start_return("ZTO-7").unwrap();
+    desk.return_parcel("JJD0001", None).unwrap();
+    let outcome = desk.return_parcel("JJD0001", None).unwrap();
+    assert!(matches!(outcome, ReturnOutcome::Scanned { new: false, .. }), "{outcome:?}");
+    let ReturnOutcome::Scanned { summary, new: true } =
+        desk.return_parcel("JJD0002", Some("ZTO-7")).unwrap()
+    else {
+        panic!("not scanned into the session");
+    };
+    assert_eq!(summary.count, 2);
+    assert_eq!(event_count(&desk), before, "scans alone send nothing");
+    assert_eq!(desk.parcel("JJD0001").unwrap().unwrap().state, ParcelState::ReturnPending);
+
+    let closed = desk.close_return().unwrap();
+    assert_eq!(closed.count, 2);
+    for barcode in ["JJD0001", "JJD0002"] {
+        assert_eq!(desk.parcel(barcode).unwrap().unwrap().state, ParcelState::Returned);
+    }
+    let queue = desk.queue().unwrap();
+    let tail: Vec<&EventBody> = queue.iter().rev().take(3).map(|entry| &entry.body).collect();
+    assert!(
+        matches!(tail[0], EventBody::ReturnSessionClosed { returned, .. } if returned.len() == 2)
+    );
+    assert_eq!(tail[1], &EventBody::Returned { courier_id: Some("ZTO-7".into()) });
+    assert_eq!(tail[2], &EventBody::Returned { courier_id: Some("ZTO-7".into()) });
+}
+
+#[test]
+fn return_scan_checks_the_rules() {
+    let fixture = Fixture::new();
+    let mut desk = fixture.open();
+    announce(&mut desk, "JJD0001");
+    desk.receive("JJD0001").unwrap();
+    desk.start_return("ZTO-7").unwrap();
+    let error = desk.return_parcel("JJD0001", None).unwrap_err();
+    assert!(matches!(error, DeskError::Forbidden(_)), "{error:?}");
+    let error = desk.return_parcel("JJD0001", Some("YT-1")).unwrap_err();
+    assert!(error.to_string().contains("courier ZTO-7"), "{error}");
+    assert_eq!(desk.return_status().unwrap().unwrap().count, 0);
+}
+
+#[test]
+fn return_without_session_is_immediate() {
+    let fixture = Fixture::new();
+    let mut desk = fixture.open();
+    to_return(&mut desk, "JJD0001");
+    let outcome = desk.return_parcel("JJD0001", Some("ZTO-7")).unwrap();
+    let ReturnOutcome::Returned { parcel } = outcome else { panic!("{outcome:?}") };
+    assert_eq!(parcel.state, ParcelState::Returned);
+}
+
+#[test]
+fn stocktake_finds_missing_and_unexpected() {
+    let fixture = Fixture::new();
+    let mut desk = fixture.open();
+    for barcode in ["JJD0001", "JJD0002", "JJD0003"] {
+        announce(&mut desk, barcode);
+    }
+    desk.receive("JJD0001").unwrap();
+    desk.receive("JJD0002").unwrap();
+    assert!(matches!(desk.scan_stocktake("JJD0001"), Err(DeskError::Session(_))));
+    desk.start_stocktake().unwrap();
+    desk.scan_stocktake("JJD0001").unwrap();
+    desk.scan_stocktake("JJD0001").unwrap();
+    desk.scan_stocktake("JJD0003").unwrap();
+    let running = desk.scan_stocktake("STRAY9").unwrap();
+    assert_eq!(running.seen, 3);
+
+    let closed = desk.close_stocktake().unwrap();
+    assert_eq!(closed.missing, vec!["JJD0002".to_owned()]);
+    assert_eq!(closed.unexpected, vec!["JJD0003".to_owned(), "STRAY9".to_owned()]);
+    let last = desk.queue().unwrap().pop().unwrap();
+    assert_eq!(
+        last.body,
+        EventBody::StocktakeClosed {
+            session_id: closed.session.session_id.clone(),
+            seen: 3,
+            missing_barcodes: vec!["JJD0002".into()],
+            unexpected_barcodes: vec!["JJD0003".into(), "STRAY9".into()],
+        }
+    );
+    assert!(desk.stocktake_status().unwrap().is_none());
+}
+
+#[test]
+fn open_session_survives_reopen() {
+    let fixture = Fixture::new();
+    let mut desk = fixture.open();
+    desk.start_drop("ZTO-7", 2).unwrap();
+    desk.receive("PKG1").unwrap();
+    drop(desk);
+    let desk = fixture.open();
+    assert_eq!(desk.drop_status().unwrap().unwrap().received, vec!["PKG1".to_owned()]);
+}
+
+#[test]
+fn report_counts_per_operator_and_day() {
+    let fixture = Fixture::new();
+    let mut desk = fixture.open();
+    desk.add_operator("night", "Night Clerk", "1357").unwrap();
+    let day_start = desk.now();
+    for barcode in ["JJD0001", "JJD0002", "JJD0003"] {
+        announce(&mut desk, barcode);
+    }
+    desk.receive("JJD0001").unwrap();
+    desk.receive("JJD0002").unwrap();
+    desk.reject("PKG9", RejectReason::Wet, None).unwrap();
+    desk.refuse("JJD0002", None).unwrap();
+    desk.sign_in("night", "1357").unwrap();
+    desk.receive("JJD0003").unwrap();
+    desk.return_to_courier("JJD0002", None).unwrap();
+    desk.mark_overdue().unwrap();
+    fixture.clock.advance(Duration::days(1));
+    desk.sign_in("night", "1357").unwrap();
+    desk.receive("PKG10").unwrap();
+
+    let report = desk.report(day_start, day_start + Duration::days(1)).unwrap();
+    let clerk = &report.operators["clerk"];
+    assert_eq!(clerk.received, 2);
+    assert_eq!(clerk.rejected, 1);
+    assert_eq!(clerk.refused, 1);
+    let night = &report.operators["night"];
+    assert_eq!(night.received, 1, "the next day's receipt is left out");
+    assert_eq!(night.returned, 1);
+    assert_eq!(report.total.received, 3);
+    assert_eq!(report.total.handed_over, 0);
+    assert!(desk.report(day_start, day_start).is_err());
 }

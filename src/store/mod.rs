@@ -12,6 +12,7 @@ pub mod outbox;
 pub mod parcels;
 pub mod retention;
 pub mod schema;
+pub mod sessions;
 pub mod sync_state;
 
 use std::path::{Path, PathBuf};

@@ -160,6 +160,19 @@ pub fn all(conn: &Connection) -> Result<Vec<OutboxEntry>> {
     collect(conn, &format!("SELECT {COLUMNS} FROM outbox ORDER BY seq"), [])
 }
 
+/// Returns every event whose device time is in `[from, to)`, both given as
+/// [`format_time`] text, in sequence order.
+pub fn between(conn: &Connection, from: &str, to: &str) -> Result<Vec<OutboxEntry>> {
+    collect(
+        conn,
+        &format!(
+            "SELECT {COLUMNS} FROM outbox WHERE device_time >= ?1 AND device_time < ?2 \
+             ORDER BY seq"
+        ),
+        [from, to],
+    )
+}
+
 /// Marks an event as applied by the backend.
 pub fn mark_sent(tx: &Transaction<'_>, event_id: Uuid, now: DateTime<Utc>) -> Result<()> {
     tx.prepare_cached(

@@ -5,7 +5,7 @@
 //! edit or reorder a step that has shipped; add a new one.
 
 /// One step of the schema, run to go from version `index` to `index + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// Version 1: parcels, operators, the outbox and sync state.
 const V1: &str = "
@@ -127,4 +127,34 @@ CREATE TABLE skipped_changes (
     received_at  TEXT NOT NULL,
     acknowledged INTEGER NOT NULL DEFAULT 0
 );
+";
+
+/// Version 4: counter sessions (courier drops, returns to a courier,
+/// stocktakes) and the parcels scanned into each.
+const V4: &str = "
+CREATE TABLE counter_sessions (
+    session_id  TEXT PRIMARY KEY,
+    kind        TEXT NOT NULL CHECK (kind IN ('drop', 'return', 'stocktake')),
+    -- Set for drops and returns.
+    courier_id  TEXT,
+    -- The parcel count the courier declared, for drops only.
+    declared    INTEGER,
+    operator_id TEXT NOT NULL REFERENCES operators (id),
+    opened_at   TEXT NOT NULL,
+    closed_at   TEXT,
+    closed_by   TEXT REFERENCES operators (id)
+);
+-- At most one open session of each kind.
+CREATE UNIQUE INDEX counter_sessions_open ON counter_sessions (kind) WHERE closed_at IS NULL;
+
+-- One row per parcel scanned into a session; a repeated scan keeps the first.
+CREATE TABLE session_scans (
+    session_id TEXT NOT NULL REFERENCES counter_sessions (session_id),
+    barcode    TEXT NOT NULL,
+    -- received or rejected (drops), return (returns), seen (stocktakes).
+    outcome    TEXT NOT NULL CHECK (outcome IN ('received', 'rejected', 'return', 'seen')),
+    scanned_at TEXT NOT NULL,
+    PRIMARY KEY (session_id, barcode)
+);
+CREATE INDEX outbox_by_device_time ON outbox (device_time);
 ";

@@ -402,3 +402,123 @@ fn reenroll_with_unsent_events_exits_3() {
     assert_eq!(status["store_id"], "S002");
     assert_eq!(terminal.queue_len(), 0);
 }
+
+#[test]
+fn drop_session_from_the_command_line() {
+    let terminal = Terminal::signed_in();
+    let started = terminal.json([
+        "--json",
+        "drop",
+        "start",
+        "--badge",
+        "COURIER-ZTO-0042",
+        "--declared",
+        "3",
+    ]);
+    assert_eq!(started["drop"]["session"]["courier_id"], "ZTO-0042");
+    terminal.json(["--json", "receive", "JJD0001"]);
+    terminal.json(["--json", "reject", "JJD0002", "--reason", "torn"]);
+    let status = terminal.json(["--json", "drop", "status"]);
+    assert_eq!(status["drop"]["scanned"], 2);
+    assert_eq!(status["drop"]["missing"], 1);
+    let again = terminal.run(["drop", "start", "--courier", "YT-1", "--declared", "1"]);
+    assert_eq!(again.status.code(), Some(3), "{}", stderr(&again));
+    let closed = terminal.json(["--json", "drop", "close"]);
+    assert_eq!(closed["outcome"], "closed");
+    assert_eq!(closed["drop"]["received"], serde_json::json!(["JJD0001"]));
+    let queue = terminal.json(["--json", "queue"]);
+    assert_eq!(queue[2]["body"]["kind"], "drop_closed");
+    assert_eq!(terminal.json(["--json", "drop", "status"])["outcome"], "no_session");
+}
+
+#[test]
+fn reject_photo_must_be_a_jpeg() {
+    let terminal = Terminal::signed_in();
+    let fake = terminal.dir.path().join("photo.jpg");
+    std::fs::write(&fake, b"not a picture").unwrap();
+    let output = terminal.run([
+        OsStr::new("reject"),
+        OsStr::new("JJD0001"),
+        OsStr::new("--reason"),
+        OsStr::new("wet"),
+        OsStr::new("--photo"),
+        fake.as_os_str(),
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("not a JPEG"), "{}", stderr(&output));
+    assert_eq!(terminal.queue_len(), 0);
+
+    let missing = terminal.run(["reject", "JJD0001", "--reason", "wet", "--photo", "/nonexistent"]);
+    assert_eq!(missing.status.code(), Some(2), "{}", stderr(&missing));
+    assert!(stderr(&missing).contains("cannot be read"), "{}", stderr(&missing));
+
+    let picture = image::GrayImage::from_pixel(4, 4, image::Luma([10]));
+    let real = terminal.dir.path().join("real.jpg");
+    picture.save_with_format(&real, image::ImageFormat::Jpeg).unwrap();
+    let output = terminal.run([
+        OsStr::new("--json"),
+        OsStr::new("receive"),
+        OsStr::new("JJD0001"),
+        OsStr::new("--damaged"),
+        OsStr::new("wet"),
+        OsStr::new("--photo"),
+        real.as_os_str(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let queue = terminal.json(["--json", "queue"]);
+    assert!(queue[0]["body"]["photo_jpeg"].as_str().is_some_and(|text| !text.is_empty()));
+}
+
+#[test]
+fn shelf_scan_after_receipt_moves_parcel() {
+    let terminal = Terminal::signed_in();
+    let received = terminal.json(["--json", "receive", "JJD0001"]);
+    assert_eq!(received["parcel"]["shelf"], "A1", "the least used slot is suggested");
+    let moved = terminal.json(["--json", "shelf", "JJD0001", "C6"]);
+    assert_eq!(moved["parcel"]["shelf"], "C6");
+    let queue = terminal.json(["--json", "queue"]);
+    assert_eq!(queue[1]["body"]["kind"], "shelf_changed");
+    assert_eq!(queue[1]["body"]["shelf"], "C6");
+}
+
+#[test]
+fn return_session_and_stocktake_commands() {
+    let terminal = Terminal::signed_in();
+    for barcode in ["JJD0001", "JJD0002"] {
+        terminal.json(["--json", "receive", barcode]);
+    }
+    terminal.json(["--json", "refuse", "JJD0001"]);
+    terminal.json(["--json", "return", "start", "--courier", "ZTO-0042"]);
+    let scanned = terminal.json(["--json", "return", "JJD0001"]);
+    assert_eq!(scanned["outcome"], "scanned");
+    assert_eq!(scanned["return_session"]["count"], 1);
+    let wrong = terminal.run(["return", "JJD0002"]);
+    assert_eq!(wrong.status.code(), Some(3), "{}", stderr(&wrong));
+    let closed = terminal.json(["--json", "return", "close"]);
+    assert_eq!(closed["return_session"]["parcels"], serde_json::json!(["JJD0001"]));
+
+    terminal.json(["--json", "stocktake", "start"]);
+    terminal.json(["--json", "stocktake", "scan", "JJD0009"]);
+    let result = terminal.json(["--json", "stocktake", "close"]);
+    assert_eq!(result["stocktake"]["missing"], serde_json::json!(["JJD0002"]));
+    assert_eq!(result["stocktake"]["unexpected"], serde_json::json!(["JJD0009"]));
+}
+
+#[test]
+fn report_counts_today_as_csv() {
+    let terminal = Terminal::signed_in();
+    terminal.json(["--json", "receive", "JJD0001"]);
+    terminal.json(["--json", "receive", "JJD0002", "--damaged", "wet"]);
+    let today = chrono::Local::now().format("%Y-%m-%d").to_string();
+    let output = terminal.run(["report", "--date", &today, "--csv"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "operator,received,rejected,handed_over,refused,returned");
+    assert_eq!(lines[1], "clerk,1,1,0,0,0");
+    assert_eq!(lines[2], "total,1,1,0,0,0");
+    let json = terminal.json(["--json", "report", "--date", "2001-01-01"]);
+    assert_eq!(json["report"]["total"]["received"], 0);
+    let bad = terminal.run(["report", "--date", "2026-13-01"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+}

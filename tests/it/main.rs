@@ -4,6 +4,7 @@
 
 mod backend;
 mod cli;
+mod day;
 mod flows;
 mod ops;
 mod screens;

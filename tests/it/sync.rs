@@ -12,7 +12,7 @@ use pickup_terminal::store::parcels::ParcelState;
 use pickup_terminal::sync::{self, SyncConfig, SyncError};
 
 const STORE: &str = "S001";
-const ADMIN_TOKEN: &str = "test-admin-token";
+pub(crate) const ADMIN_TOKEN: &str = "test-admin-token";
 
 /// A backend with a seeded store and one enrolled, signed-in terminal.
 pub(crate) struct Setup {
