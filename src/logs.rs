@@ -143,7 +143,6 @@ pub struct RotatingFile {
 struct OpenFile {
     day: NaiveDate,
     part: u32,
-    path: PathBuf,
     file: File,
     size: u64,
 }
@@ -191,7 +190,7 @@ impl RotatingFile {
         // Room is kept for the new file to grow to its limit.
         let budget = self.max_total_bytes.saturating_sub(self.part_limit());
         prune(&self.dir, budget, &path)?;
-        Ok(OpenFile { day: today, part, path, file, size })
+        Ok(OpenFile { day: today, part, file, size })
     }
 }
 
