@@ -26,6 +26,7 @@ mod parcels;
 mod rate_limit;
 mod seed;
 mod server;
+mod tls;
 
 use std::path::Path;
 
@@ -41,6 +42,7 @@ pub use parcels::{ParcelRecord, ParcelState};
 pub use rate_limit::RateLimit;
 pub use seed::{manifest, seed};
 pub use server::{BackendConfig, RunningBackend, start};
+pub use tls::TlsFiles;
 
 /// Creates a one-time enrolment token for `store` in the database at
 /// `db_path`, creating the store (and the database) when missing. Returns

@@ -12,6 +12,7 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -19,6 +20,7 @@ use tokio::task::JoinHandle;
 use super::codes::{CodeIssuer, CodeSecret, OutboxGateway, SmsGateway};
 use super::error::ApiFailure;
 use super::rate_limit::{RateLimit, RateLimiter};
+use super::tls::{self, TlsFiles, TlsListener};
 use super::{admin, api, db, enrol};
 use crate::protocol::MAX_PUSH_BYTES;
 
@@ -36,6 +38,8 @@ pub struct BackendConfig {
     pub rate_limit: RateLimit,
     /// Gateway that sends the customers' text messages.
     pub sms: Arc<dyn SmsGateway>,
+    /// Certificate and key to serve https with; plain http when `None`.
+    pub tls: Option<TlsFiles>,
 }
 
 impl BackendConfig {
@@ -52,6 +56,7 @@ impl BackendConfig {
             admin_token: admin_token.into(),
             rate_limit: RateLimit::default(),
             sms: Arc::new(OutboxGateway),
+            tls: None,
         }
     }
 }
@@ -73,6 +78,7 @@ impl fmt::Debug for BackendConfig {
             .field("listen", &self.listen)
             .field("admin_token", &"<hidden>")
             .field("rate_limit", &self.rate_limit)
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
 }
@@ -123,6 +129,7 @@ impl AppState {
 /// the server too, without waiting for it.
 pub struct RunningBackend {
     addr: SocketAddr,
+    https: bool,
     db_path: PathBuf,
     admin_token: String,
     stop: Option<oneshot::Sender<()>>,
@@ -144,15 +151,17 @@ impl RunningBackend {
         self.addr
     }
 
-    /// Returns the server's base URL, such as `http://127.0.0.1:8080`. An
-    /// unspecified listen address becomes the loopback address.
+    /// Returns the server's base URL, such as `http://127.0.0.1:8080`, or
+    /// `https://` when it serves TLS. An unspecified listen address becomes
+    /// the loopback address.
     pub fn base_url(&self) -> String {
         let ip = match self.addr.ip() {
             IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
             IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
             ip => ip,
         };
-        format!("http://{}", SocketAddr::new(ip, self.addr.port()))
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", SocketAddr::new(ip, self.addr.port()))
     }
 
     /// Returns the admin page's address with the admin token as `?token=`.
@@ -187,12 +196,13 @@ impl RunningBackend {
 /// Opens the database, binds `config.listen` and serves the protocol and
 /// admin endpoints until [`RunningBackend::shutdown`].
 ///
-/// Fails when the admin token is empty, the database or code secret cannot
-/// be opened, or the address cannot be bound.
+/// Fails when the admin token is empty, the database, code secret or TLS
+/// files cannot be opened, or the address cannot be bound.
 pub async fn start(config: BackendConfig) -> anyhow::Result<RunningBackend> {
     if config.admin_token.trim().is_empty() {
         bail!("admin token is empty; set one or let the backend generate it");
     }
+    let acceptor = config.tls.as_ref().map(tls::acceptor).transpose()?;
     let db_path = config.db_path.clone();
     let secret_path = CodeSecret::path_for(&db_path);
     let (conn, secret) = tokio::task::spawn_blocking(move || {
@@ -216,17 +226,28 @@ pub async fn start(config: BackendConfig) -> anyhow::Result<RunningBackend> {
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
     let service = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, service)
-            .with_graceful_shutdown(async move {
-                // A dropped sender also stops the server.
-                let _ = stopped.await;
+    // A dropped sender also stops the server.
+    let stopped = async move {
+        let _ = stopped.await;
+    };
+    let https = acceptor.is_some();
+    let task = match acceptor {
+        None => tokio::spawn(async move {
+            axum::serve(listener, service).with_graceful_shutdown(stopped).await
+        }),
+        Some(acceptor) => {
+            // `tap_io` only wraps the listener, so that axum's connect-info
+            // extractor gets the peer address of a listener it does not know.
+            let listener = TlsListener { tcp: listener, acceptor }.tap_io(|_| {});
+            tokio::spawn(async move {
+                axum::serve(listener, service).with_graceful_shutdown(stopped).await
             })
-            .await
-    });
-    tracing::info!(%addr, db = %config.db_path.display(), "mall backend listening");
+        }
+    };
+    tracing::info!(%addr, https, db = %config.db_path.display(), "mall backend listening");
     Ok(RunningBackend {
         addr,
+        https,
         db_path: config.db_path,
         admin_token: config.admin_token,
         stop: Some(stop),

@@ -35,6 +35,12 @@ enum Command {
         /// generated and printed with the admin page address.
         #[arg(long, env = "MALL_BACKEND_ADMIN_TOKEN", hide_env_values = true)]
         admin_token: Option<String>,
+        /// PEM certificate chain to serve https with; needs --tls-key.
+        #[arg(long, value_name = "FILE", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// PEM private key of --tls-cert.
+        #[arg(long, value_name = "FILE", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Announce a deterministic demo manifest to a store.
     Seed {
@@ -80,7 +86,10 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { listen, db, admin_token } => serve(listen, db, admin_token),
+        Command::Serve { listen, db, admin_token, tls_cert, tls_key } => {
+            let tls = tls_cert.zip(tls_key).map(|(cert, key)| backend::TlsFiles { cert, key });
+            serve(listen, db, admin_token, tls)
+        }
         Command::Seed { db, store, parcels, seed } => {
             let manifest = backend::seed(&db, &store, parcels, seed)?;
             println!("store {store}: {} parcels in the manifest", manifest.len());
@@ -94,12 +103,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn serve(listen: SocketAddr, db: PathBuf, admin_token: Option<String>) -> anyhow::Result<()> {
+fn serve(
+    listen: SocketAddr,
+    db: PathBuf,
+    admin_token: Option<String>,
+    tls: Option<backend::TlsFiles>,
+) -> anyhow::Result<()> {
     let generated = admin_token.is_none();
     let admin_token = admin_token.unwrap_or_else(generate_admin_token);
     let runtime = tokio::runtime::Runtime::new().context("failed to start the tokio runtime")?;
     runtime.block_on(async move {
-        let running = backend::start(BackendConfig::new(db, listen, admin_token)).await?;
+        let config = BackendConfig { tls, ..BackendConfig::new(db, listen, admin_token) };
+        let running = backend::start(config).await?;
         // A chosen token stays off the console, because consoles end up in
         // logs. A generated token is printed because it exists nowhere else.
         if generated {

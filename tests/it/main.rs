@@ -5,6 +5,13 @@
 mod backend;
 mod cli;
 mod flows;
+mod proxy;
+mod reliability;
+mod reliability_backend;
+mod reliability_crash;
+mod reliability_net;
+mod reliability_security;
+mod reliability_store;
 mod screens;
 mod sync;
 mod window;
