@@ -29,6 +29,8 @@ mod seed;
 mod server;
 mod sessions;
 
+mod tls;
+
 use std::path::Path;
 
 use chrono::Utc;
@@ -43,6 +45,7 @@ pub use parcels::{ParcelRecord, ParcelState};
 pub use rate_limit::RateLimit;
 pub use seed::{manifest, seed};
 pub use server::{BackendConfig, RunningBackend, start};
+pub use tls::TlsFiles;
 
 /// Creates a one-time enrolment token for `store` in the database at
 /// `db_path`, creating the store (and the database) when missing. Returns

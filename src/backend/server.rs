@@ -15,6 +15,7 @@ use hyper_util::service::TowerToHyperService;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use rusqlite::Connection;
 use tokio::sync::{oneshot, watch};
 use tokio::task::{JoinHandle, JoinSet};
@@ -22,6 +23,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use super::codes::{CodeIssuer, CodeSecret, OutboxGateway, SmsGateway};
 use super::error::ApiFailure;
 use super::rate_limit::{RateLimit, RateLimiter};
+use super::tls::{self, TlsFiles, TlsListener};
 use super::{admin, api, db, enrol};
 use crate::protocol::MAX_PUSH_BYTES;
 
@@ -40,8 +42,11 @@ pub struct BackendConfig {
     /// Gateway that sends the customers' text messages.
     pub sms: Arc<dyn SmsGateway>,
     /// Time a client has to send a request's headers, counted from when the
-    /// server starts reading them; a slower connection is closed.
+    /// server starts reading them; a slower connection is closed. Plain
+    /// http only; over https the TLS handshake has its own timeout.
     pub header_read_timeout: Duration,
+    /// Certificate and key to serve https with; plain http when `None`.
+    pub tls: Option<TlsFiles>,
 }
 
 /// Default of [`BackendConfig::header_read_timeout`]. A terminal sends its
@@ -63,6 +68,7 @@ impl BackendConfig {
             rate_limit: RateLimit::default(),
             sms: Arc::new(OutboxGateway),
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            tls: None,
         }
     }
 }
@@ -84,6 +90,7 @@ impl fmt::Debug for BackendConfig {
             .field("listen", &self.listen)
             .field("admin_token", &"<hidden>")
             .field("rate_limit", &self.rate_limit)
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
 }
@@ -134,6 +141,7 @@ impl AppState {
 /// the server too, without waiting for it.
 pub struct RunningBackend {
     addr: SocketAddr,
+    https: bool,
     db_path: PathBuf,
     admin_token: String,
     stop: Option<oneshot::Sender<()>>,
@@ -155,15 +163,17 @@ impl RunningBackend {
         self.addr
     }
 
-    /// Returns the server's base URL, such as `http://127.0.0.1:8080`. An
-    /// unspecified listen address becomes the loopback address.
+    /// Returns the server's base URL, such as `http://127.0.0.1:8080`, or
+    /// `https://` when it serves TLS. An unspecified listen address becomes
+    /// the loopback address.
     pub fn base_url(&self) -> String {
         let ip = match self.addr.ip() {
             IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
             IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
             ip => ip,
         };
-        format!("http://{}", SocketAddr::new(ip, self.addr.port()))
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", SocketAddr::new(ip, self.addr.port()))
     }
 
     /// Returns the admin page's address with the admin token as `?token=`.
@@ -198,12 +208,13 @@ impl RunningBackend {
 /// Opens the database, binds `config.listen` and serves the protocol and
 /// admin endpoints until [`RunningBackend::shutdown`].
 ///
-/// Fails when the admin token is empty, the database or code secret cannot
-/// be opened, or the address cannot be bound.
+/// Fails when the admin token is empty, the database, code secret or TLS
+/// files cannot be opened, or the address cannot be bound.
 pub async fn start(config: BackendConfig) -> anyhow::Result<RunningBackend> {
     if config.admin_token.trim().is_empty() {
         bail!("admin token is empty; set one or let the backend generate it");
     }
+    let acceptor = config.tls.as_ref().map(tls::acceptor).transpose()?;
     let db_path = config.db_path.clone();
     let secret_path = CodeSecret::path_for(&db_path);
     let (conn, secret) = tokio::task::spawn_blocking(move || {
@@ -226,10 +237,27 @@ pub async fn start(config: BackendConfig) -> anyhow::Result<RunningBackend> {
         .with_context(|| format!("failed to listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(serve(listener, router(state), config.header_read_timeout, stopped));
-    tracing::info!(%addr, db = %config.db_path.display(), "mall backend listening");
+    let https = acceptor.is_some();
+    let task = match acceptor {
+        None => tokio::spawn(serve(listener, router(state), config.header_read_timeout, stopped)),
+        Some(acceptor) => {
+            let service = router(state).into_make_service_with_connect_info::<SocketAddr>();
+            // A dropped sender also stops the server.
+            let stopped = async move {
+                let _ = stopped.await;
+            };
+            // `tap_io` only wraps the listener, so that axum's connect-info
+            // extractor gets the peer address of a listener it does not know.
+            let listener = TlsListener { tcp: listener, acceptor }.tap_io(|_| {});
+            tokio::spawn(async move {
+                axum::serve(listener, service).with_graceful_shutdown(stopped).await
+            })
+        }
+    };
+    tracing::info!(%addr, https, db = %config.db_path.display(), "mall backend listening");
     Ok(RunningBackend {
         addr,
+        https,
         db_path: config.db_path,
         admin_token: config.admin_token,
         stop: Some(stop),

@@ -39,6 +39,12 @@ enum Command {
         /// make twice as many at once after being idle. 1 to 10000.
         #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10_000))]
         rate_limit: u32,
+        /// PEM certificate chain to serve https with; needs --tls-key.
+        #[arg(long, value_name = "FILE", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// PEM private key of --tls-cert.
+        #[arg(long, value_name = "FILE", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Announce a deterministic demo manifest to a store.
     Seed {
@@ -84,8 +90,9 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { listen, db, admin_token, rate_limit } => {
-            serve(listen, db, admin_token, rate_limit)
+        Command::Serve { listen, db, admin_token, rate_limit, tls_cert, tls_key } => {
+            let tls = tls_cert.zip(tls_key).map(|(cert, key)| backend::TlsFiles { cert, key });
+            serve(listen, db, admin_token, rate_limit, tls)
         }
         Command::Seed { db, store, parcels, seed } => {
             let manifest = backend::seed(&db, &store, parcels, seed)?;
@@ -105,12 +112,13 @@ fn serve(
     db: PathBuf,
     admin_token: Option<String>,
     rate_limit: u32,
+    tls: Option<backend::TlsFiles>,
 ) -> anyhow::Result<()> {
     let generated = admin_token.is_none();
     let admin_token = admin_token.unwrap_or_else(generate_admin_token);
     let runtime = tokio::runtime::Runtime::new().context("failed to start the tokio runtime")?;
     runtime.block_on(async move {
-        let mut config = BackendConfig::new(db, listen, admin_token);
+        let mut config = BackendConfig { tls, ..BackendConfig::new(db, listen, admin_token) };
         config.rate_limit =
             RateLimit { per_second: f64::from(rate_limit), burst: rate_limit.saturating_mul(2) };
         let running = backend::start(config).await?;

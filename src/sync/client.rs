@@ -540,4 +540,85 @@ mod tests {
         );
         assert!(matches!(result, Err(ApiError::Config(_))));
     }
+
+    /// Fuzz targets: whatever the server sends, decoding returns a value or
+    /// an error and never panics.
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+        use std::sync::{Arc, Mutex};
+
+        /// A server that sends each connection the bytes last stored in the
+        /// returned slot. The thread ends with the test process.
+        fn scripted_server() -> (String, Arc<Mutex<Vec<u8>>>) {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let slot = Arc::new(Mutex::new(Vec::new()));
+            let reply = slot.clone();
+            std::thread::spawn(move || {
+                for mut socket in listener.incoming().flatten() {
+                    let mut buffer = vec![0u8; 64 * 1024];
+                    let _ = socket.read(&mut buffer);
+                    let bytes = reply.lock().unwrap().clone();
+                    let _ = socket.write_all(&bytes);
+                }
+            });
+            (format!("http://{addr}"), slot)
+        }
+
+        fn json_like() -> impl Strategy<Value = Vec<u8>> {
+            prop_oneof![
+                prop::collection::vec(any::<u8>(), 0..300),
+                "[\\[\\]{}:,\"a-z0-9 .-]{0,120}".prop_map(String::into_bytes),
+                Just(br#"{"results":[{"event_id":"not-a-uuid","outcome":"accepted"}]}"#.to_vec()),
+                Just(br#"{"changes":[{"kind":"unknown"}],"cursor":"x","more":true}"#.to_vec()),
+                Just(br#"{"error":"x","message":"y","event_ids":[1,2]}"#.to_vec()),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+            #[test]
+            fn status_and_body_never_panic(
+                code in 100u16..1000,
+                retry in prop::option::of(".{0,12}"),
+                body in json_like(),
+            ) {
+                let status = StatusCode::from_u16(code).unwrap_or(StatusCode::IM_A_TEAPOT);
+                let retry_after = retry.as_deref().and_then(parse_retry_after);
+                let error = classify_status(status, retry_after, &body);
+                prop_assert!(!error.to_string().is_empty());
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+            #[test]
+            fn any_http_response_never_panics(
+                status in prop_oneof![Just(200u16), Just(400), Just(403), Just(503), 100u16..600],
+                body in json_like(),
+                length_delta in -3i64..3,
+                garbage_head in any::<bool>(),
+            ) {
+                let (base, slot) = scripted_server();
+                let length = (body.len() as i64 + length_delta).max(0);
+                let mut response = if garbage_head {
+                    b"HTTP/1.1 2x0 ??\r\n\r\n".to_vec()
+                } else {
+                    format!("HTTP/1.1 {status} X\r\ncontent-length: {length}\r\n\r\n").into_bytes()
+                };
+                response.extend_from_slice(&body);
+                *slot.lock().unwrap() = response;
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                let client = client(&base, Duration::from_millis(500));
+                runtime.block_on(async {
+                    let _ = client.pull(Some("cursor")).await;
+                    let _ = client.push(&[event(1)]).await;
+                    let _ = client.enroll("token").await;
+                });
+            }
+        }
+    }
 }

@@ -7,6 +7,14 @@ mod cli;
 mod day;
 mod flows;
 mod ops;
+
+mod proxy;
+mod reliability;
+mod reliability_backend;
+mod reliability_crash;
+mod reliability_net;
+mod reliability_security;
+mod reliability_store;
 mod screens;
 mod sync;
 mod window;

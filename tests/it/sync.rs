@@ -11,7 +11,7 @@ use pickup_terminal::store::outbox;
 use pickup_terminal::store::parcels::ParcelState;
 use pickup_terminal::sync::{self, SyncConfig, SyncError};
 
-const STORE: &str = "S001";
+pub(crate) const STORE: &str = "S001";
 pub(crate) const ADMIN_TOKEN: &str = "test-admin-token";
 
 /// A backend with a seeded store and one enrolled, signed-in terminal.
@@ -22,7 +22,7 @@ pub(crate) struct Setup {
     backend: Option<RunningBackend>,
 }
 
-fn sync_config() -> SyncConfig {
+pub(crate) fn sync_config() -> SyncConfig {
     SyncConfig {
         request_timeout: Duration::from_secs(5),
         backoff_base: Duration::from_millis(50),
@@ -81,15 +81,25 @@ impl Setup {
 
     /// Starts the backend again on the same database; the port changes, so
     /// the terminal's credentials follow it.
-    async fn restart_backend(&mut self) {
+    pub(crate) async fn restart_backend(&mut self) {
         let running = start_backend(&self.backend_db).await;
-        let mut credentials = Credentials::load(&self.terminal_dir).unwrap().unwrap();
-        credentials.backend_url = running.base_url();
-        credentials.save(&self.terminal_dir).unwrap();
+        self.set_backend_url(&running.base_url());
         self.backend = Some(running);
     }
 
-    fn terminal_id(&self) -> String {
+    /// Points the terminal's credentials at `url`, for example a proxy.
+    pub(crate) fn set_backend_url(&self, url: &str) {
+        let mut credentials = Credentials::load(&self.terminal_dir).unwrap().unwrap();
+        credentials.backend_url = url.to_owned();
+        credentials.save(&self.terminal_dir).unwrap();
+    }
+
+    /// Returns the backend's address, for a proxy in front of it.
+    pub(crate) fn backend_addr(&self) -> SocketAddr {
+        self.backend.as_ref().expect("the backend runs").addr()
+    }
+
+    pub(crate) fn terminal_id(&self) -> String {
         Credentials::load(&self.terminal_dir).unwrap().unwrap().terminal_id
     }
 
@@ -105,7 +115,7 @@ impl Setup {
     }
 }
 
-fn barcode(number: usize) -> String {
+pub(crate) fn barcode(number: usize) -> String {
     format!("JJD{number:04}")
 }
 
