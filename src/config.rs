@@ -177,6 +177,19 @@ pub enum ConfigError {
     Parse { path: PathBuf, detail: String },
     #[error("setting {key} = {value} is invalid: {allowed}")]
     Value { key: String, value: String, allowed: String },
+    #[error("writing config file {path} failed: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+}
+
+/// The settings the clerk can change on the Settings screen, as typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClerkSettings {
+    /// Backend address; empty unsets it.
+    pub backend_url: String,
+    /// `auto`, `en` or `zh_CN`.
+    pub language: String,
+    /// Length of a sign-in, in whole hours.
+    pub shift_hours: String,
 }
 
 /// Whole-number settings with their allowed range and unit, for validation
@@ -262,11 +275,7 @@ impl Config {
         for &(key, min, max, unit) in NUMBERS {
             let value = self.number(key);
             if !(min..=max).contains(&value) {
-                return Err(ConfigError::Value {
-                    key: key.to_owned(),
-                    value: value.to_string(),
-                    allowed: format!("use a whole number of {unit} from {min} to {max}"),
-                });
+                return Err(number_error(key, &value.to_string(), min, max, unit));
             }
         }
         if !matches!(self.ui.language.as_str(), "auto" | "en" | "zh_CN") {
@@ -294,15 +303,59 @@ impl Config {
                 allowed: "use shelf slots of 1 to 32 letters, digits or '-'".to_owned(),
             });
         }
-        if let Some(url) = &self.backend.url
-            && (!(url.starts_with("http://") || url.starts_with("https://")) || url.len() < 10)
-        {
-            return Err(ConfigError::Value {
-                key: "backend.url".to_owned(),
-                value: format!("{url:?}"),
-                allowed: "use an http:// or https:// address".to_owned(),
-            });
+        if let Some(url) = &self.backend.url {
+            validate_backend_url(url)?;
         }
+        Ok(())
+    }
+
+    /// Returns these settings with the Settings screen's `changes` applied,
+    /// checked with the same rules and messages as the file.
+    pub fn with_clerk_settings(&self, changes: &ClerkSettings) -> Result<Config, ConfigError> {
+        let mut config = self.clone();
+        let url = changes.backend_url.trim();
+        config.backend.url = (!url.is_empty()).then(|| url.to_owned());
+        config.ui.language = changes.language.trim().to_owned();
+        config.desk.shift_hours = parse_number("desk.shift_hours", &changes.shift_hours)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Writes the values the Settings screen changes (`backend.url`,
+    /// `ui.language`, `desk.shift_hours`) into the file at `path`, keeping
+    /// its other keys. The file is replaced in one rename, so a failed write
+    /// leaves the old file.
+    ///
+    /// NOTE: comments in the file are not kept, because the file is parsed
+    /// and written again as a table.
+    pub fn save_clerk_settings(&self, path: &Path) -> Result<(), ConfigError> {
+        let mut table = read_table(path, false)?;
+        let mut set = |section: &str, field: &str, value: Option<toml::Value>| {
+            let entry =
+                table.entry(section).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if let Some(section_table) = entry.as_table_mut() {
+                match value {
+                    Some(value) => section_table.insert(field.to_owned(), value),
+                    None => section_table.remove(field),
+                };
+            }
+        };
+        set("backend", "url", self.backend.url.clone().map(toml::Value::String));
+        set("ui", "language", Some(toml::Value::String(self.ui.language.clone())));
+        set("desk", "shift_hours", Some(toml::Value::Integer(i64::from(self.desk.shift_hours))));
+
+        let write_error = |source| ConfigError::Write { path: path.to_owned(), source };
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(write_error)?;
+        }
+        let text = toml::to_string(&table).map_err(|error| ConfigError::Write {
+            path: path.to_owned(),
+            source: std::io::Error::other(error),
+        })?;
+        let temporary = path.with_extension("toml.tmp");
+        std::fs::write(&temporary, text).map_err(write_error)?;
+        std::fs::rename(&temporary, path).map_err(write_error)?;
+        tracing::info!(path = %path.display(), "config: settings saved");
         Ok(())
     }
 
@@ -332,6 +385,44 @@ impl Config {
             extra_root_cert: self.backend.trusted_certificate.clone(),
             ..SyncConfig::default()
         }
+    }
+}
+
+/// Checks a backend address: http:// or https:// and a host.
+pub fn validate_backend_url(url: &str) -> Result<(), ConfigError> {
+    let scheme_ok = url.starts_with("http://") || url.starts_with("https://");
+    if !scheme_ok || url.len() < 10 {
+        return Err(ConfigError::Value {
+            key: "backend.url".to_owned(),
+            value: format!("{url:?}"),
+            allowed: "use an http:// or https:// address".to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// Parses typed text as the whole-number setting `key`, with the file's
+/// message for a value out of range.
+pub fn parse_number(key: &str, raw: &str) -> Result<u32, ConfigError> {
+    let &(_, min, max, unit) =
+        NUMBERS.iter().find(|entry| entry.0 == key).ok_or_else(|| ConfigError::Value {
+            key: key.to_owned(),
+            value: format!("{raw:?}"),
+            allowed: "this setting is not a number".to_owned(),
+        })?;
+    let value: u32 =
+        raw.trim().parse().map_err(|_| number_error(key, &format!("{raw:?}"), min, max, unit))?;
+    if !(min..=max).contains(&value) {
+        return Err(number_error(key, &value.to_string(), min, max, unit));
+    }
+    Ok(value)
+}
+
+fn number_error(key: &str, value: &str, min: u32, max: u32, unit: &str) -> ConfigError {
+    ConfigError::Value {
+        key: key.to_owned(),
+        value: value.to_owned(),
+        allowed: format!("use a whole number of {unit} from {min} to {max}"),
     }
 }
 
@@ -471,6 +562,47 @@ mod tests {
     fn overlong_shelf_slot_is_invalid() {
         let error = load("", &[("PICKUP_TERMINAL_SHELVES_LAYOUT", &"Q".repeat(100))]).unwrap_err();
         assert!(error.to_string().contains("shelves.layout"), "{error}");
+    }
+
+    fn screen(url: &str, language: &str, shift_hours: &str) -> ClerkSettings {
+        ClerkSettings {
+            backend_url: url.to_owned(),
+            language: language.to_owned(),
+            shift_hours: shift_hours.to_owned(),
+        }
+    }
+
+    #[test]
+    fn clerk_settings_use_file_messages() {
+        let config = Config::default();
+        let error = config.with_clerk_settings(&screen("", "en", "30")).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "setting desk.shift_hours = 30 is invalid: use a whole number of hours from 1 to 24"
+        );
+        let error = config.with_clerk_settings(&screen("", "en", "eight")).unwrap_err();
+        assert!(error.to_string().contains("from 1 to 24"), "{error}");
+        let error = config.with_clerk_settings(&screen("ftp://x", "en", "8")).unwrap_err();
+        assert!(error.to_string().contains("backend.url"), "{error}");
+        let error = config.with_clerk_settings(&screen("", "fr", "8")).unwrap_err();
+        assert!(error.to_string().contains("ui.language"), "{error}");
+    }
+
+    #[test]
+    fn saved_clerk_settings_load_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "[sync]\ninterval_s = 5\n[backend]\nurl = \"http://old.test\"\n")
+            .unwrap();
+        let loaded = Config::load_from(Some(&path), true, &[]).unwrap();
+        let changed = loaded.with_clerk_settings(&screen("", "zh_CN", "10")).unwrap();
+        changed.save_clerk_settings(&path).unwrap();
+
+        let reloaded = Config::load_from(Some(&path), true, &[]).unwrap();
+        assert_eq!(reloaded.desk.shift_hours, 10);
+        assert_eq!(reloaded.ui.language, "zh_CN");
+        assert_eq!(reloaded.backend.url, None);
+        assert_eq!(reloaded.sync.interval_s, 5, "other keys are kept");
     }
 
     #[test]

@@ -26,8 +26,10 @@ pub enum DeskError {
     WrongCode { tries_left: u32 },
     #[error("this code was already used: every parcel it unlocked has been handed over")]
     CodeUsed,
-    #[error("code entry is locked after repeated wrong codes: try again in {} s", .remaining.as_secs().max(1))]
-    CodeLocked { remaining: Duration },
+    /// Code entry is locked. `after_wrong_code` is true when the code just
+    /// entered was wrong and started this lock.
+    #[error("{}", locked_message(*.remaining, *.after_wrong_code))]
+    CodeLocked { remaining: Duration, after_wrong_code: bool },
     /// A counter session is missing, or one of the same kind is already
     /// open.
     #[error("{0}")]
@@ -77,6 +79,17 @@ impl DeskError {
             | DeskError::SyncRefused(_) => 3,
             DeskError::Credentials(_) | DeskError::Sync(_) | DeskError::Store(_) => 1,
         }
+    }
+}
+
+fn locked_message(remaining: Duration, after_wrong_code: bool) -> String {
+    let seconds = remaining.as_secs().max(1);
+    if after_wrong_code {
+        format!(
+            "code not recognised, and code entry is now locked after repeated wrong codes: try again in {seconds} s"
+        )
+    } else {
+        format!("code entry is locked after repeated wrong codes: try again in {seconds} s")
     }
 }
 

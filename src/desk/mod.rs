@@ -152,6 +152,12 @@ impl Desk {
         &self.config
     }
 
+    /// Replaces the rule settings, e.g. after the clerk saves Settings. A
+    /// sign-in made earlier keeps the end time it was given.
+    pub fn set_config(&mut self, config: DeskConfig) {
+        self.config = config;
+    }
+
     /// Gives read access to the database, for reports and tests.
     pub fn connection(&self) -> &Connection {
         &self.conn
@@ -412,7 +418,7 @@ impl Desk {
     /// unlocks. While code entry is locked the code is not evaluated at all.
     fn check_code(&mut self, code: &Code) -> Result<Vec<String>> {
         if let Some(remaining) = self.code_lock_remaining()? {
-            return Err(DeskError::CodeLocked { remaining });
+            return Err(DeskError::CodeLocked { remaining, after_wrong_code: false });
         }
         let credentials = Credentials::load(&self.data_dir)?.ok_or(DeskError::NotEnrolled)?;
         let key = credentials.code_key_bytes().map_err(DeskError::Invalid)?;
@@ -434,7 +440,7 @@ impl Desk {
         tracing::warn!(failures, "desk: wrong verification code entered");
         if let Some(remaining) = self.config.lock.locked_for(failures, latest, now) {
             let remaining = remaining.to_std().unwrap_or_default();
-            return Ok(DeskError::CodeLocked { remaining });
+            return Ok(DeskError::CodeLocked { remaining, after_wrong_code: true });
         }
         Ok(DeskError::WrongCode { tries_left: self.config.lock.tries_left(failures) })
     }
@@ -744,7 +750,10 @@ pub struct Status {
     pub online: bool,
     pub last_sync_at: Option<DateTime<Utc>>,
     pub last_sync_error: Option<String>,
+    /// Id of the signed-in operator.
     pub operator: Option<String>,
+    /// Display name of the signed-in operator, for the screen's header.
+    pub operator_name: Option<String>,
     pub enrolled: bool,
     pub terminal_id: Option<String>,
     pub store_id: Option<String>,
@@ -764,6 +773,7 @@ impl Status {
         let sync = sync_state::get(&desk.conn)?;
         let credentials = desk.credentials()?;
         let unacknowledged = desk.conflicts()?.iter().filter(|c| !c.acknowledged).count() as u64;
+        let operator = desk.current_operator()?;
         Ok(Status {
             expected: count(ParcelState::Expected),
             on_shelf: count(ParcelState::Received)
@@ -782,7 +792,8 @@ impl Status {
             online: sync.online,
             last_sync_at: sync.last_sync_at,
             last_sync_error: sync.last_error,
-            operator: desk.current_operator()?.map(|operator| operator.id),
+            operator_name: operator.as_ref().map(|operator| operator.name.clone()),
+            operator: operator.map(|operator| operator.id),
             enrolled: credentials.is_some(),
             terminal_id: credentials.as_ref().map(|c| c.terminal_id.clone()),
             store_id: credentials.as_ref().map(|c| c.store_id.clone()),

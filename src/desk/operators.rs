@@ -20,11 +20,19 @@ pub fn verify_pin(pin: &str, stored: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Checks the form of a PIN: 4 to 12 ASCII digits.
+/// Minimum number of digits in an operator PIN.
+pub const PIN_MIN_DIGITS: usize = 4;
+/// Maximum number of digits in an operator PIN. The sign-in keypad takes no
+/// more than this.
+pub const PIN_MAX_DIGITS: usize = 12;
+
+/// Checks the form of a PIN: `PIN_MIN_DIGITS` to `PIN_MAX_DIGITS` ASCII
+/// digits.
 pub fn validate_pin(pin: &str) -> Result<(), String> {
     let length = pin.chars().count();
-    if !(4..=12).contains(&length) || !pin.bytes().all(|byte| byte.is_ascii_digit()) {
-        return Err("a PIN has 4 to 12 digits".to_owned());
+    let digits_only = pin.bytes().all(|byte| byte.is_ascii_digit());
+    if !(PIN_MIN_DIGITS..=PIN_MAX_DIGITS).contains(&length) || !digits_only {
+        return Err(format!("a PIN has {PIN_MIN_DIGITS} to {PIN_MAX_DIGITS} digits"));
     }
     Ok(())
 }

@@ -270,12 +270,28 @@ fn five_wrong_codes_lock_entry_for_a_minute() {
         assert!(matches!(desk.parcels_for_code("999999"), Err(DeskError::WrongCode { .. })));
     }
     let fifth = desk.parcels_for_code("999999").unwrap_err();
-    let DeskError::CodeLocked { remaining } = fifth else { panic!("{fifth}") };
+    let DeskError::CodeLocked { remaining, after_wrong_code } = fifth else { panic!("{fifth}") };
     assert_eq!(remaining.as_secs(), 60);
+    assert!(after_wrong_code);
     let right_code = desk.parcels_for_code("012345").unwrap_err();
-    assert!(matches!(right_code, DeskError::CodeLocked { .. }), "{right_code}");
+    let DeskError::CodeLocked { after_wrong_code, .. } = right_code else { panic!("{right_code}") };
+    assert!(!after_wrong_code, "the right code was not evaluated");
     fixture.clock.advance(Duration::seconds(61));
     assert_eq!(desk.parcels_for_code("012345").unwrap().len(), 1);
+}
+
+#[test]
+fn wrong_code_after_lock_ends_says_wrong() {
+    let fixture = Fixture::new();
+    let mut desk = ready_parcel(&fixture, "JJD0001", "012345");
+    for _ in 0..5 {
+        let _ = desk.parcels_for_code("999999");
+    }
+    fixture.clock.advance(Duration::seconds(61));
+    let error = desk.parcels_for_code("999999").unwrap_err();
+    let DeskError::CodeLocked { after_wrong_code, .. } = error else { panic!("{error}") };
+    assert!(after_wrong_code);
+    assert!(error.to_string().contains("code not recognised"), "{error}");
 }
 
 #[test]
@@ -377,6 +393,7 @@ fn status_counts_states_and_queue() {
     assert_eq!(status.queue_depth, 1);
     assert_eq!(status.oldest_unsent_age_s, Some(30));
     assert_eq!(status.operator.as_deref(), Some("clerk"));
+    assert_eq!(status.operator_name.as_deref(), Some("Clerk One"));
 }
 
 #[test]

@@ -1,15 +1,18 @@
-//! The handover screen: the customer's code, then a scan of each parcel it
-//! unlocks. A parcel the code does not unlock fills the screen red and
-//! records nothing.
+//! The handover screen: the customer's code, typed, scanned or read by the
+//! camera, then a scan of each parcel it unlocks. A parcel the code does not
+//! unlock fills the screen red and records nothing. The screen also records
+//! a refusal at the counter and requests a new code for a lost text.
 
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
-use slint::{ComponentHandle, ModelRc, VecModel};
+use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 
+use super::camera::CameraPoll;
 use super::cards::card;
 use super::shell::{Shell, with};
 use super::{AppWindow, HandoverAdapter, HandoverStep, OutcomeKind, ParcelCard};
 use crate::desk::DeskError;
+use crate::scan::PICKUP_CODE_DIGITS;
 use crate::store::parcels::Parcel;
 
 /// The handover in progress. The code stays in memory only, for the parcel
@@ -19,6 +22,9 @@ pub struct HandoverState {
     code: Option<String>,
     unlocked: Vec<Parcel>,
     handed_over: Vec<String>,
+    /// True when the lock on show was started by a wrong code just entered,
+    /// so the lock banner reports that code as wrong.
+    locked_by_wrong_code: bool,
 }
 
 impl std::fmt::Debug for HandoverState {
@@ -31,6 +37,7 @@ impl std::fmt::Debug for HandoverState {
 
 pub fn wire(app: &AppWindow, shell: &Rc<Shell>) {
     let adapter = app.global::<HandoverAdapter>();
+    adapter.set_code_length(PICKUP_CODE_DIGITS as i32);
     let weak = Rc::downgrade(shell);
     adapter.on_code_entered(move |code| with(&weak, |app, shell| enter_code(app, shell, &code)));
     let weak = Rc::downgrade(shell);
@@ -39,35 +46,60 @@ pub fn wire(app: &AppWindow, shell: &Rc<Shell>) {
     adapter.on_acknowledge(move || with(&weak, acknowledge));
     let weak = Rc::downgrade(shell);
     adapter.on_scan_code_with_camera(move || {
+        let poll_weak = weak.clone();
+        with(&weak, |app, shell| start_camera(app, shell, poll_weak));
+    });
+    let weak = Rc::downgrade(shell);
+    adapter.on_stop_camera(move || {
         with(&weak, |app, shell| {
-            let detail = "No camera found: type the code on the keypad";
-            show(app, shell, OutcomeKind::Warning, "No camera", detail);
+            stop_camera(app, shell);
+            clear_outcome(app);
         })
     });
-    adapter.set_camera_available(false);
+    let weak = Rc::downgrade(shell);
+    adapter.on_refuse(move |barcode, reason| {
+        with(&weak, |app, shell| refuse(app, shell, &barcode, &reason));
+    });
+    let weak = Rc::downgrade(shell);
+    adapter.on_start_reissue(move || with(&weak, start_reissue));
+    // The button stays on screen without a camera, so that a tap reports
+    // that none was found.
+    adapter.set_camera_available(true);
 }
 
-/// Starts over at code entry, forgetting the code.
+/// Starts over at code entry, forgetting the code and stopping the camera.
 pub fn reset(app: &AppWindow, shell: &Shell) {
+    stop_camera(app, shell);
     *shell.handover.borrow_mut() = HandoverState::default();
     let adapter = app.global::<HandoverAdapter>();
     adapter.set_code("".into());
     adapter.set_step(HandoverStep::EnterCode);
     adapter.set_parcels(ModelRc::new(VecModel::<ParcelCard>::default()));
+    adapter.set_refusable(ModelRc::new(VecModel::<SharedString>::default()));
+    adapter.set_refuse_open(false);
+    clear_outcome(app);
+}
+
+fn clear_outcome(app: &AppWindow) {
+    let adapter = app.global::<HandoverAdapter>();
     adapter.set_outcome_kind(OutcomeKind::None);
     adapter.set_outcome_title("".into());
     adapter.set_outcome_detail("".into());
 }
 
 /// Shows how long code entry stays locked, if it is.
-pub fn show_lock(app: &AppWindow, locked_s: Option<u64>) {
+pub fn show_lock(app: &AppWindow, shell: &Shell, locked_s: Option<u64>) {
     let adapter = app.global::<HandoverAdapter>();
     let seconds = locked_s.unwrap_or(0);
     adapter.set_lock_seconds_left(seconds.min(i32::MAX as u64) as i32);
-    let text = if seconds > 0 {
-        format!("Too many wrong codes: code entry is locked for {seconds} s")
-    } else {
+    let mut state = shell.handover.borrow_mut();
+    let text = if seconds == 0 {
+        state.locked_by_wrong_code = false;
         String::new()
+    } else if state.locked_by_wrong_code {
+        format!("Wrong code. Too many wrong codes: code entry is locked for {seconds} s")
+    } else {
+        format!("Too many wrong codes: code entry is locked for {seconds} s")
     };
     adapter.set_lock_text(text.into());
 }
@@ -82,6 +114,13 @@ fn show(app: &AppWindow, shell: &Shell, kind: OutcomeKind, title: &str, detail: 
 
 fn show_parcels(app: &AppWindow, shell: &Shell) {
     let state = shell.handover.borrow();
+    let refusable: Vec<SharedString> = state
+        .unlocked
+        .iter()
+        .filter(|parcel| !state.handed_over.contains(&parcel.barcode))
+        .map(|parcel| parcel.barcode.as_str().into())
+        .collect();
+    app.global::<HandoverAdapter>().set_refusable(ModelRc::new(VecModel::from(refusable)));
     let cards: Vec<ParcelCard> = state
         .unlocked
         .iter()
@@ -107,7 +146,7 @@ fn enter_code(app: &AppWindow, shell: &Shell, code: &str) {
             *shell.handover.borrow_mut() = HandoverState {
                 code: Some(code.to_owned()),
                 unlocked: parcels,
-                handed_over: Vec::new(),
+                ..HandoverState::default()
             };
             show_parcels(app, shell);
             adapter.set_step(HandoverStep::ConfirmParcel);
@@ -120,7 +159,11 @@ fn enter_code(app: &AppWindow, shell: &Shell, code: &str) {
         }
         Err(error) => {
             adapter.set_code("".into());
+            if let DeskError::CodeLocked { after_wrong_code, .. } = &error {
+                shell.handover.borrow_mut().locked_by_wrong_code = *after_wrong_code;
+            }
             let title = match &error {
+                DeskError::CodeLocked { after_wrong_code: true, .. } => "Wrong code",
                 DeskError::CodeLocked { .. } => "Code entry locked",
                 DeskError::WrongCode { .. } => "Wrong code",
                 DeskError::CodeUsed => "Code already used",
@@ -146,6 +189,7 @@ pub fn on_scan(app: &AppWindow, shell: &Shell, text: &str) {
             enter_code(app, shell, text);
         }
         HandoverStep::ConfirmParcel | HandoverStep::WrongParcel => confirm_parcel(app, shell, text),
+        HandoverStep::Reissue => request_reissue(app, shell, text),
         HandoverStep::Done => {
             reset(app, shell);
             on_scan(app, shell, text);
@@ -201,5 +245,100 @@ fn acknowledge(app: &AppWindow, shell: &Shell) {
     } else {
         adapter.set_step(HandoverStep::ConfirmParcel);
         adapter.set_outcome_kind(OutcomeKind::None);
+    }
+}
+
+/// Starts the camera and the timer that takes its codes.
+fn start_camera(app: &AppWindow, shell: &Shell, weak: Weak<Shell>) {
+    clear_outcome(app);
+    if let Err(error) = shell.camera.start() {
+        let detail = format!("{error}: type the code on the keypad");
+        return show(app, shell, OutcomeKind::Error, "Camera not started", &detail);
+    }
+    let adapter = app.global::<HandoverAdapter>();
+    adapter.set_camera_active(true);
+    adapter.set_camera_text("Starting the camera".into());
+    shell.camera.poll_every_tick(move || with(&weak, poll_camera));
+}
+
+fn stop_camera(app: &AppWindow, shell: &Shell) {
+    shell.camera.stop();
+    let adapter = app.global::<HandoverAdapter>();
+    adapter.set_camera_active(false);
+    adapter.set_camera_text("".into());
+}
+
+/// Shows how the camera is doing, and enters the first pickup code it reads
+/// as if it had been typed.
+fn poll_camera(app: &AppWindow, shell: &Shell) {
+    match shell.camera.poll() {
+        CameraPoll::Code(code) => {
+            stop_camera(app, shell);
+            app.global::<HandoverAdapter>().set_code(code.as_str().into());
+            enter_code(app, shell, code.as_str());
+        }
+        CameraPoll::NoCamera => {
+            stop_camera(app, shell);
+            let detail = "Type the code on the keypad, or scan the phone with the scanner";
+            show(app, shell, OutcomeKind::Warning, "No camera found", detail);
+        }
+        CameraPoll::Looking(text) => {
+            app.global::<HandoverAdapter>().set_camera_text(text.into());
+        }
+        CameraPoll::Idle => {}
+    }
+}
+
+/// Records that the customer refuses `barcode` at the counter.
+fn refuse(app: &AppWindow, shell: &Shell, barcode: &str, reason: &str) {
+    let adapter = app.global::<HandoverAdapter>();
+    adapter.set_refuse_open(false);
+    if reason.trim().is_empty() {
+        let detail = "Type why the customer refuses the parcel, then pick it";
+        return show(app, shell, OutcomeKind::Error, "Reason missing", detail);
+    }
+    let result = shell.desk.borrow_mut().refuse(barcode, Some(reason));
+    let parcel = match result {
+        Ok(parcel) => parcel,
+        Err(error) => {
+            return show(app, shell, OutcomeKind::Error, "Not refused", &error.to_string());
+        }
+    };
+    let (left, handed_over) = {
+        let mut state = shell.handover.borrow_mut();
+        state.unlocked.retain(|unlocked| unlocked.barcode != parcel.barcode);
+        let left = state.unlocked.iter().any(|p| !state.handed_over.contains(&p.barcode));
+        (left, !state.handed_over.is_empty())
+    };
+    show_parcels(app, shell);
+    let detail = format!("Put {} with the returns to the courier", parcel.barcode);
+    if left {
+        show(app, shell, OutcomeKind::Warning, "Refused", &detail);
+    } else if handed_over {
+        adapter.set_step(HandoverStep::Done);
+        show(app, shell, OutcomeKind::Success, "Done", &detail);
+    } else {
+        reset(app, shell);
+        show(app, shell, OutcomeKind::Warning, "Refused", &detail);
+    }
+}
+
+fn start_reissue(app: &AppWindow, shell: &Shell) {
+    reset(app, shell);
+    app.global::<HandoverAdapter>().set_step(HandoverStep::Reissue);
+}
+
+/// Asks the mall to text a new code for the scanned parcel.
+fn request_reissue(app: &AppWindow, shell: &Shell, barcode: &str) {
+    let result = shell.desk.borrow_mut().request_reissue(barcode);
+    match result {
+        Ok(parcel) => {
+            let detail = format!(
+                "The mall texts the customer of {} a new code; the old code stops working",
+                parcel.barcode
+            );
+            show(app, shell, OutcomeKind::Success, "New code requested", &detail);
+        }
+        Err(error) => show(app, shell, OutcomeKind::Error, "No new code", &error.to_string()),
     }
 }

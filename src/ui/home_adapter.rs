@@ -36,7 +36,7 @@ pub fn show_status(app: &AppWindow, status: &Status) {
     state.set_unsent_count(count(status.queue_depth));
     let last = status.last_sync_at.map(local_time).unwrap_or_else(|| "never".to_owned());
     state.set_last_sync_text(last.into());
-    state.set_operator_name(status.operator.clone().unwrap_or_default().into());
+    state.set_operator_name(status.operator_name.clone().unwrap_or_default().into());
 }
 
 /// Lists quarantined events and conflicts, each with what to do.

@@ -2,7 +2,10 @@
 //! backend is configured, the sync engine on its own runtime, then the
 //! window's event loop.
 
+use std::time::Duration;
+
 use slint::ComponentHandle;
+use slint::winit_030::{EventResult, WinitWindowAccessor, winit};
 
 use super::{AppWindow, Context, Shell};
 use crate::cli::{self, Cli};
@@ -73,12 +76,17 @@ fn run_app(cli: &Cli, config: &crate::config::Config) -> anyhow::Result<()> {
         blanking: std::time::Duration::from_millis(u64::from(config.scanner.blanking_ms)),
         ..scan::WedgeConfig::default()
     };
+    let config_path = cli.config.clone().or_else(crate::config::Config::default_path);
     let context = Context {
         desk,
+        config: config.clone(),
+        config_path,
         sync: Some(sync),
         runtime: Some(runtime.handle().clone()),
         sync_config: config.sync_config(),
         wedge,
+        play_tones: true,
+        camera: None,
     };
     let shell = Shell::install(&app, context);
     let purge_timer = slint::Timer::default();
@@ -90,13 +98,38 @@ fn run_app(cli: &Cli, config: &crate::config::Config) -> anyhow::Result<()> {
             Err(_) => tracing::warn!("app: desk busy, purge of old parcels left for the next day"),
         }
     });
+    quit_when_window_destroyed(&app);
     tracing::info!(data_dir = %data_dir.display(), "app: window open");
     app.run()?;
     tracing::info!("app: window closed");
+    // Every clerk action was committed when it happened, so stopping here
+    // loses nothing: the queue stays in the database for the next start.
+    drop(shell);
     if let Some(demo) = demo {
         runtime.block_on(demo.shutdown());
     }
+    runtime.shutdown_timeout(SHUTDOWN_TIMEOUT);
+    tracing::info!("app: stopped");
     Ok(())
+}
+
+/// How long the sync runtime may take to finish a request in flight when
+/// the app stops.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Ends the event loop when the display server destroys the window. Without
+/// a window manager, closing a window destroys it and no close request
+/// arrives, so the event loop would otherwise run on with no window.
+fn quit_when_window_destroyed(app: &AppWindow) {
+    app.window().on_winit_window_event(|_, event| {
+        if matches!(event, winit::event::WindowEvent::Destroyed) {
+            tracing::info!("app: window destroyed by the display server");
+            if let Err(error) = slint::quit_event_loop() {
+                tracing::warn!(%error, "app: stopping the event loop failed");
+            }
+        }
+        EventResult::Propagate
+    });
 }
 
 /// Points an enrolled terminal at the backend named on the command line or

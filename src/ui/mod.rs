@@ -4,9 +4,10 @@
 //! screen (`SignInAdapter`, `HomeAdapter`, `ReceiveAdapter`,
 //! `HandoverAdapter`, `ReturnsAdapter`, `ProblemsAdapter`, `SettingsAdapter`)
 //! plus the app-wide `AppState` and the scanner's `ScanInput`. Their default
-//! values are samples for the live preview, so Rust must set every property
-//! it shows before the window appears.
+//! values are empty, so Rust sets every property it shows before the window
+//! appears.
 
+pub mod camera;
 mod cards;
 mod handover_adapter;
 mod home_adapter;

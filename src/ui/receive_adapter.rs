@@ -3,7 +3,7 @@
 
 use std::rc::Rc;
 
-use slint::ComponentHandle;
+use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 
 use super::cards::{card, local_time};
 use super::shell::{Shell, not_a_parcel, with};
@@ -32,6 +32,12 @@ pub fn wire(app: &AppWindow, shell: &Rc<Shell>) {
         with(&weak, |app, shell| reject(app, shell, &reason, &note));
     });
     let weak = Rc::downgrade(shell);
+    adapter
+        .on_move_to_shelf(move |shelf| with(&weak, |app, shell| shelve_last(app, shell, &shelf)));
+    let shelves: Vec<SharedString> =
+        shell.desk.borrow().config().shelves.iter().map(|slot| slot.as_str().into()).collect();
+    adapter.set_shelves(ModelRc::new(VecModel::from(shelves)));
+    let weak = Rc::downgrade(shell);
     adapter.on_close_reason_picker(move || {
         with(&weak, |app, shell| {
             shell.receive.borrow_mut().pending_reject = None;
@@ -51,6 +57,8 @@ pub fn reset(app: &AppWindow) {
     adapter.set_has_card(false);
     adapter.set_damaged_armed(false);
     adapter.set_reason_picker_open(false);
+    adapter.set_reject_barcode("".into());
+    adapter.set_shelf_picker_open(false);
     adapter.set_session_count(0);
     adapter.set_session_rejected_count(0);
 }
@@ -74,17 +82,21 @@ pub fn show_invalid(app: &AppWindow, shell: &Shell, message: &str) {
 pub fn on_scan(app: &AppWindow, shell: &Shell, scan: &Scan) {
     let adapter = app.global::<ReceiveAdapter>();
     let text = scan.text.as_str();
+    if adapter.get_reason_picker_open() {
+        return keep_picker(app, shell, text.trim());
+    }
     if let Some(message) = not_a_parcel(scan) {
         adapter.set_has_card(false);
         show(app, shell, OutcomeKind::Error, "Not a parcel", message);
         return;
     }
     if scan.kind == ScanKind::ShelfLabel {
-        return shelve_last(app, shell, scan);
+        // The classifier accepts the prefix in any case, so cut it by length.
+        let shelf = scan.text.get("SHELF-".len()..).unwrap_or_default();
+        return shelve_last(app, shell, shelf);
     }
-    if adapter.get_damaged_armed() || adapter.get_reason_picker_open() {
-        shell.receive.borrow_mut().pending_reject = Some(text.trim().to_owned());
-        adapter.set_reason_picker_open(true);
+    if adapter.get_damaged_armed() {
+        open_picker(app, shell, text.trim());
         adapter.set_has_card(false);
         show(
             app,
@@ -138,10 +150,7 @@ fn arm_damaged(app: &AppWindow, shell: &Shell, armed: bool) {
     let adapter = app.global::<ReceiveAdapter>();
     let last = shell.receive.borrow().last_received.clone();
     match (armed, last) {
-        (true, Some(barcode)) if adapter.get_has_card() => {
-            shell.receive.borrow_mut().pending_reject = Some(barcode);
-            adapter.set_reason_picker_open(true);
-        }
+        (true, Some(barcode)) if adapter.get_has_card() => open_picker(app, shell, &barcode),
         _ => {
             adapter.set_damaged_armed(armed);
             if armed {
@@ -149,6 +158,25 @@ fn arm_damaged(app: &AppWindow, shell: &Shell, armed: bool) {
             }
         }
     }
+}
+
+/// Opens the reason sheet for `barcode`. The sheet stays on that parcel
+/// until a reason is picked or the clerk cancels.
+fn open_picker(app: &AppWindow, shell: &Shell, barcode: &str) {
+    shell.receive.borrow_mut().pending_reject = Some(barcode.to_owned());
+    let adapter = app.global::<ReceiveAdapter>();
+    adapter.set_reject_barcode(barcode.into());
+    adapter.set_reason_picker_open(true);
+}
+
+/// Handles a scan that arrives while the reason sheet is open: the sheet
+/// keeps its parcel and the scanned one is not received.
+fn keep_picker(app: &AppWindow, shell: &Shell, scanned: &str) {
+    let pending = shell.receive.borrow().pending_reject.clone().unwrap_or_default();
+    let detail = format!(
+        "The reason is for {pending}. {scanned} was not received: pick a reason or cancel, then scan it again"
+    );
+    show(app, shell, OutcomeKind::Warning, "Pick a reason first", &detail);
 }
 
 fn reject(app: &AppWindow, shell: &Shell, reason: &str, note: &str) {
@@ -186,13 +214,12 @@ fn reject(app: &AppWindow, shell: &Shell, reason: &str, note: &str) {
     }
 }
 
-/// Puts the parcel received last on the scanned shelf.
-fn shelve_last(app: &AppWindow, shell: &Shell, scan: &Scan) {
+/// Puts the parcel received last on `shelf`, scanned or picked.
+fn shelve_last(app: &AppWindow, shell: &Shell, shelf: &str) {
     let Some(barcode) = shell.receive.borrow().last_received.clone() else {
         let detail = "Scan a parcel first, then its shelf label";
         return show(app, shell, OutcomeKind::Warning, "Shelf label", detail);
     };
-    let shelf = scan.text.trim_start_matches("SHELF-");
     let result = shell.desk.borrow_mut().move_to_shelf(&barcode, shelf);
     match result {
         Ok(parcel) => {

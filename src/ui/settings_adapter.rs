@@ -1,27 +1,51 @@
-//! The settings screen: the backend address and enrolment.
+//! The settings screen: the backend address, enrolment, language and shift
+//! length. The config module checks and writes the values and the sync
+//! module enrols, so this adapter only moves text between them and the
+//! screen.
 
 use std::rc::Rc;
 
-use slint::ComponentHandle;
+use slint::{ComponentHandle, ModelRc, VecModel};
 
 use super::shell::{Shell, with};
-use super::{AppWindow, SettingsAdapter};
+use super::{AppWindow, LanguageChoice, SettingsAdapter};
+use crate::config::{ClerkSettings, Config, validate_backend_url};
+
+/// The values of `ui.language` with the name each language has in itself.
+const LANGUAGES: [(&str, &str); 3] = [("auto", "System"), ("en", "English"), ("zh_CN", "简体中文")];
 
 pub fn wire(app: &AppWindow, shell: &Rc<Shell>) {
+    let adapter = app.global::<SettingsAdapter>();
     let weak = Rc::downgrade(shell);
-    app.global::<SettingsAdapter>().on_enroll(move |url, token| {
-        with(&weak, |app, shell| enroll(app, shell, url.to_string(), token.to_string()));
+    adapter.on_enroll(move |url, token| {
+        with(&weak, |app, shell| enroll(app, shell, url.trim().to_owned(), token.to_string()));
     });
-    app.global::<SettingsAdapter>().on_save(|language, _, _| {
-        // NOTE: language and shift come from config.toml; this screen does
-        // not write them yet.
-        tracing::info!(language = %language, "ui: settings save requested");
+    let weak = Rc::downgrade(shell);
+    adapter.on_save(move |url, language, shift_hours| {
+        let changes = ClerkSettings {
+            backend_url: url.to_string(),
+            language: language.to_string(),
+            shift_hours: shift_hours.to_string(),
+        };
+        with(&weak, |app, shell| save(app, shell, &changes));
     });
+    let choices: Vec<LanguageChoice> = LANGUAGES
+        .iter()
+        .map(|(code, name)| LanguageChoice { code: (*code).into(), name: (*name).into() })
+        .collect();
+    adapter.set_languages(ModelRc::new(VecModel::from(choices)));
 }
 
-/// Shows the enrolment.
+/// Shows the settings in effect and the enrolment.
 pub fn load(app: &AppWindow, shell: &Shell) {
     let adapter = app.global::<SettingsAdapter>();
+    let config = shell.config.borrow();
+    adapter.set_backend_url(config.backend.url.clone().unwrap_or_default().into());
+    adapter.set_language(config.ui.language.clone().into());
+    adapter.set_shift_hours(config.desk.shift_hours.to_string().into());
+    adapter.set_enrolment_token("".into());
+    adapter.set_save_text("".into());
+    adapter.set_save_failed(false);
     match shell.desk.borrow().credentials() {
         Ok(Some(credentials)) => {
             adapter.set_backend_url(credentials.backend_url.clone().into());
@@ -36,12 +60,74 @@ pub fn load(app: &AppWindow, shell: &Shell) {
         }
         Err(error) => adapter.set_status_text(error.to_string().into()),
     }
-    adapter.set_enrolment_token("".into());
+}
+
+fn show_save(app: &AppWindow, failed: bool, text: &str) {
+    let adapter = app.global::<SettingsAdapter>();
+    adapter.set_save_failed(failed);
+    adapter.set_save_text(text.into());
+}
+
+/// Checks and writes the settings, then applies them to the running desk.
+fn save(app: &AppWindow, shell: &Shell, changes: &ClerkSettings) {
+    let checked = shell.config.borrow().with_clerk_settings(changes);
+    let config = match checked {
+        Ok(config) => config,
+        Err(error) => return show_save(app, true, &format!("Not saved: {error}")),
+    };
+    let Some(path) = &shell.config_path else {
+        let text = "Not saved: no settings file is known; start the app with --config FILE";
+        return show_save(app, true, text);
+    };
+    if let Err(error) = config.save_clerk_settings(path) {
+        return show_save(app, true, &format!("Not saved: {error}"));
+    }
+    shell.desk.borrow_mut().set_config(config.desk_config());
+    // NOTE: the language is saved but not applied: no translations are
+    // bundled with the screens yet.
+    let repointed = repoint_enrolment(shell, &config);
+    *shell.config.borrow_mut() = config;
+    match repointed {
+        Ok(()) => {
+            let text = format!(
+                "Saved to {}. The shift length applies from the next sign-in",
+                path.display()
+            );
+            show_save(app, false, &text);
+        }
+        Err(error) => show_save(app, true, &error),
+    }
+}
+
+/// Points an enrolled terminal at the saved backend address, so the next
+/// sync goes there without a restart.
+fn repoint_enrolment(shell: &Shell, config: &Config) -> Result<(), String> {
+    let Some(url) = &config.backend.url else { return Ok(()) };
+    let desk = shell.desk.borrow();
+    let Some(mut credentials) = desk.credentials().map_err(|error| error.to_string())? else {
+        return Ok(());
+    };
+    if credentials.backend_url == *url {
+        return Ok(());
+    }
+    credentials.backend_url = url.clone();
+    credentials.save(desk.data_dir()).map_err(|error| {
+        format!("Saved, but the enrolment still points at the old address: {error}")
+    })?;
+    tracing::info!(backend = %url, "ui: enrolment pointed at a new backend address");
+    if let Some(sync) = &shell.sync {
+        sync.notify();
+    }
+    Ok(())
 }
 
 /// Enrols on the sync runtime; the result comes back to the event loop.
 fn enroll(app: &AppWindow, shell: &Shell, url: String, token: String) {
     let adapter = app.global::<SettingsAdapter>();
+    if let Err(error) = validate_backend_url(&url) {
+        adapter.set_status_text(format!("Not enrolled: {error}").into());
+        return;
+    }
     let Some(runtime) = shell.runtime.clone() else {
         adapter.set_status_text("Enrolment needs the network runtime, which is not running".into());
         return;

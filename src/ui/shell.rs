@@ -6,6 +6,7 @@
 //! only reached from the sync engine's tokio runtime.
 
 use std::cell::RefCell;
+use std::path::PathBuf;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
@@ -13,11 +14,13 @@ use std::time::Instant;
 
 use slint::{ComponentHandle, Timer, TimerMode};
 
+use super::camera::{CameraLink, CameraStarter};
 use super::tone::{Tone, ToneSink};
 use super::{
     AppState, AppWindow, OutcomeKind, Page, ScanInput, ScanKey, classify_key, handover_adapter,
     home_adapter, receive_adapter, returns_adapter, settings_adapter, sign_in_adapter,
 };
+use crate::config::Config;
 use crate::desk::Desk;
 use crate::scan::{AssembledScan, Scan, ScanAssembler, ScanKind, WedgeConfig};
 use crate::sync::SyncHandle;
@@ -25,10 +28,18 @@ use crate::sync::SyncHandle;
 /// Dependencies of the screens besides the window.
 pub struct Context {
     pub desk: Desk,
+    /// The settings in effect, and the file the Settings screen saves to.
+    pub config: Config,
+    pub config_path: Option<PathBuf>,
     pub sync: Option<SyncHandle>,
     pub runtime: Option<tokio::runtime::Handle>,
     pub sync_config: crate::sync::SyncConfig,
     pub wedge: WedgeConfig,
+    /// Plays tones on the audio output; false only records them, as tests do.
+    pub play_tones: bool,
+    /// Starts the camera for pickup codes; `None` opens the first V4L2
+    /// camera.
+    pub camera: Option<CameraStarter>,
 }
 
 /// Shared state of the wired window.
@@ -38,7 +49,10 @@ pub struct Shell {
     pub sync: Option<SyncHandle>,
     pub runtime: Option<tokio::runtime::Handle>,
     pub sync_config: crate::sync::SyncConfig,
+    pub config: RefCell<Config>,
+    pub config_path: Option<PathBuf>,
     pub tones: ToneSink,
+    pub camera: CameraLink,
     assembler: RefCell<ScanAssembler>,
     /// Text typed by the scanner since the last finished scan, for the echo.
     echo: RefCell<String>,
@@ -63,7 +77,10 @@ impl Shell {
             sync: context.sync,
             runtime: context.runtime,
             sync_config: context.sync_config,
-            tones: ToneSink::default(),
+            config: RefCell::new(context.config),
+            config_path: context.config_path,
+            tones: if context.play_tones { ToneSink::with_audio() } else { ToneSink::default() },
+            camera: CameraLink::new(context.camera),
             assembler: RefCell::new(ScanAssembler::new(context.wedge)),
             echo: RefCell::new(String::new()),
             idle_timer: Timer::default(),
@@ -91,6 +108,9 @@ impl Shell {
 
     /// Shows `page`, preparing what it lists.
     pub fn open(&self, app: &AppWindow, page: Page) {
+        if page != Page::Handover {
+            self.camera.stop();
+        }
         match page {
             Page::Receive => {
                 *self.receive.borrow_mut() = receive_adapter::ReceiveState::default();
@@ -118,7 +138,7 @@ impl Shell {
             }
         };
         home_adapter::show_status(app, &status);
-        handover_adapter::show_lock(app, status.code_entry_locked_s);
+        handover_adapter::show_lock(app, self, status.code_entry_locked_s);
         let page = app.global::<AppState>().get_page();
         if status.operator.is_none() && page != Page::SignIn {
             app.global::<AppState>().set_page(Page::SignIn);

@@ -6,8 +6,10 @@ use slint::ComponentHandle;
 
 use super::shell::{Shell, with};
 use super::{AppWindow, Page, SignInAdapter};
+use crate::desk::operators::PIN_MAX_DIGITS;
 
 pub fn wire(app: &AppWindow, shell: &Rc<Shell>) {
+    app.global::<SignInAdapter>().set_pin_max_length(PIN_MAX_DIGITS as i32);
     let weak = Rc::downgrade(shell);
     app.global::<SignInAdapter>().on_sign_in(move |id, pin| {
         with(&weak, |app, shell| {

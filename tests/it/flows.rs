@@ -7,13 +7,21 @@
 use std::rc::Rc;
 use std::time::Duration;
 
+use pickup_terminal::config::Config;
+use pickup_terminal::desk::operators::PIN_MAX_DIGITS;
+use pickup_terminal::desk::{Desk, DeskConfig, LockPolicy};
 use pickup_terminal::scan::WedgeConfig;
+use pickup_terminal::scan::camera::{CameraConfig, CameraError, CameraScanner, FrameSource};
+use pickup_terminal::scan::decode::LumaImage;
+use pickup_terminal::store::credentials::Credentials;
 use pickup_terminal::store::parcels::ParcelState;
 use pickup_terminal::sync::SyncConfig;
+use pickup_terminal::ui::camera::CameraStarter;
 use pickup_terminal::ui::{
-    AppState, AppWindow, Context, HandoverAdapter, HandoverStep, Page, ReceiveAdapter, Shell,
-    tone::Tone,
+    AppState, AppWindow, Context, HandoverAdapter, HandoverStep, Page, ReceiveAdapter,
+    SettingsAdapter, Shell, SignInAdapter, tone::Tone,
 };
+use rxing::{BarcodeFormat, MultiFormatWriter, Writer};
 use slint::{ComponentHandle, Model};
 
 use crate::screens::{find, init_backend, press, type_keys};
@@ -29,19 +37,55 @@ struct Counter {
 
 impl Counter {
     fn new(setup: &Setup) -> Counter {
+        Counter::with_context(setup, setup.desk(), None, None)
+    }
+
+    /// Opens a window over `desk`, with the camera of `camera` and the sync
+    /// runtime of `runtime`. The settings file is `config.toml` in the
+    /// terminal directory.
+    fn with_context(
+        setup: &Setup,
+        desk: Desk,
+        camera: Option<CameraStarter>,
+        runtime: Option<tokio::runtime::Handle>,
+    ) -> Counter {
         init_backend();
         let app = AppWindow::new().unwrap();
         app.window().set_size(slint::PhysicalSize::new(480, 800));
         let context = Context {
-            desk: setup.desk(),
+            desk,
+            config: Config::default(),
+            config_path: Some(setup.terminal_dir().join("config.toml")),
             sync: None,
-            runtime: None,
+            runtime,
             sync_config: SyncConfig::default(),
             wedge: WedgeConfig::default(),
+            play_tones: false,
+            camera,
         };
         let shell = Shell::install(&app, context);
         app.show().unwrap();
         Counter { app, shell, taps: 0, scans: 0 }
+    }
+
+    /// Lets Slint's timers run, `steps` times 100 ms of mocked time, with a
+    /// real pause each time so worker threads can progress, until `done`.
+    fn run_timers_until(&self, steps: u32, mut done: impl FnMut(&Counter) -> bool) -> bool {
+        for _ in 0..steps {
+            if done(self) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+            i_slint_backend_testing::mock_elapsed_time(Duration::from_millis(100));
+        }
+        done(self)
+    }
+
+    fn tap_code(&mut self, code: &str) {
+        for digit in code.chars() {
+            self.tap(&format!("keypad {digit}"));
+        }
+        self.tap("keypad enter");
     }
 
     fn tap(&mut self, label: &str) {
@@ -225,7 +269,9 @@ fn five_wrong_codes_show_lock_time() {
     let lock = window.handover().get_lock_text().to_string();
     assert!(lock.contains("locked for"), "{lock}");
     assert!(window.handover().get_lock_seconds_left() > 0);
-    assert_eq!(window.handover().get_outcome_title(), "Code entry locked");
+    // The fifth code was wrong too, and the screen says so with the lock.
+    assert_eq!(window.handover().get_outcome_title(), "Wrong code");
+    assert!(lock.starts_with("Wrong code."), "{lock}");
 }
 
 #[test]
@@ -235,7 +281,7 @@ fn restart_opens_home_signed_in() {
     drop(Counter::new(&setup));
     let window = Counter::new(&setup);
     assert_eq!(window.page(), Page::Home);
-    assert_eq!(window.app.global::<AppState>().get_operator_name(), "clerk");
+    assert_eq!(window.app.global::<AppState>().get_operator_name(), "Clerk");
 }
 
 #[test]
@@ -260,4 +306,324 @@ fn sign_out_then_sign_in_with_pin() {
     }
     window.tap("keypad enter");
     assert_eq!(window.page(), Page::Home);
+}
+
+fn kinds(setup: &Setup) -> Vec<String> {
+    setup.desk().queue().unwrap().iter().map(|entry| entry.body.kind().to_owned()).collect()
+}
+
+/// Two parcels received and made ready by a sync, with the code of the
+/// first.
+fn ready_parcels(runtime: &tokio::runtime::Runtime, setup: &Setup) -> String {
+    let mut desk = setup.desk();
+    desk.receive("JJD0001").unwrap();
+    desk.receive("JJD0002").unwrap();
+    runtime.block_on(setup.sync()).unwrap();
+    setup.texted_code("JJD0001")
+}
+
+#[test]
+fn pin_keypad_stops_at_core_maximum() {
+    let runtime = runtime();
+    let setup = runtime.block_on(Setup::new(2));
+    let mut window = Counter::new(&setup);
+    window.tap("go settings");
+    window.tap("sign out");
+    for _ in 0..PIN_MAX_DIGITS + 3 {
+        window.tap("keypad 1");
+    }
+    let pin = window.app.global::<SignInAdapter>().get_pin();
+    assert_eq!(pin.chars().count(), PIN_MAX_DIGITS);
+}
+
+#[test]
+fn wrong_code_after_lock_says_wrong() {
+    let runtime = runtime();
+    let setup = runtime.block_on(Setup::new(2));
+    let config = DeskConfig {
+        lock: LockPolicy {
+            max_failures: 2,
+            window: chrono::Duration::minutes(10),
+            lock_for: chrono::Duration::seconds(1),
+        },
+        ..DeskConfig::default()
+    };
+    let desk = Desk::open(setup.terminal_dir(), config).unwrap();
+    let mut window = Counter::with_context(&setup, desk, None, None);
+    window.tap("go handover");
+    window.tap_code("999999");
+    assert_eq!(window.handover().get_outcome_title(), "Wrong code");
+    window.tap_code("999999");
+    assert_eq!(window.handover().get_outcome_title(), "Wrong code");
+    assert!(window.handover().get_lock_seconds_left() > 0);
+
+    // Wait out the lock, then one more wrong code locks again at once.
+    std::thread::sleep(Duration::from_millis(1100));
+    window.shell.refresh(&window.app);
+    assert_eq!(window.handover().get_lock_seconds_left(), 0);
+    window.tap_code("999999");
+    assert_eq!(window.handover().get_outcome_title(), "Wrong code");
+    let detail = window.handover().get_outcome_detail().to_string();
+    assert!(detail.contains("code not recognised"), "{detail}");
+    let lock = window.handover().get_lock_text().to_string();
+    assert!(lock.starts_with("Wrong code."), "{lock}");
+    assert_eq!(window.shell.tones.last(), Some(Tone::Error));
+}
+
+#[test]
+fn damage_sheet_stays_on_its_parcel() {
+    let runtime = runtime();
+    let setup = runtime.block_on(Setup::new(5));
+    let mut window = Counter::new(&setup);
+    window.tap("go receive");
+    window.scan("JJD0001");
+    window.tap("damaged");
+    assert_eq!(find(&window.app, "reason parcel").accessible_value().unwrap(), "JJD0001");
+
+    window.scan("JJD0002");
+    assert_eq!(window.receive_title(), "Pick a reason first");
+    assert_eq!(find(&window.app, "reason parcel").accessible_value().unwrap(), "JJD0001");
+    assert_eq!(state_of(&setup, "JJD0002"), ParcelState::Expected);
+
+    window.tap("reason torn");
+    assert_eq!(state_of(&setup, "JJD0001"), ParcelState::Rejected);
+    assert_eq!(state_of(&setup, "JJD0002"), ParcelState::Expected);
+    assert_eq!(kinds(&setup), ["received", "rejected"]);
+}
+
+#[test]
+fn shelf_label_after_receipt_moves_parcel() {
+    let runtime = runtime();
+    let setup = runtime.block_on(Setup::new(3));
+    let mut window = Counter::new(&setup);
+    window.tap("go receive");
+    window.scan("JJD0001");
+    window.scan("SHELF-B3");
+    assert_eq!(window.receive_title(), "Shelved");
+    let parcel = setup.desk().parcel("JJD0001").unwrap().unwrap();
+    assert_eq!(parcel.shelf.as_deref(), Some("B3"));
+    assert_eq!(kinds(&setup), ["received", "shelf_changed"]);
+    assert_eq!((window.taps, window.scans), (1, 2));
+}
+
+#[test]
+fn refuse_at_counter_records_reason() {
+    let runtime = runtime();
+    let setup = runtime.block_on(Setup::new(5));
+    let code = ready_parcels(&runtime, &setup);
+    let mut window = Counter::new(&setup);
+    window.tap("go handover");
+    window.tap_code(&code);
+    assert_eq!(window.handover().get_step(), HandoverStep::ConfirmParcel);
+
+    window.tap("customer refuses");
+    find(&window.app, "refuse reason").set_accessible_value("box is dented");
+    window.tap("refuse JJD0001");
+    assert_eq!(window.handover().get_outcome_title(), "Refused");
+    assert_eq!(window.handover().get_step(), HandoverStep::EnterCode);
+    let parcel = setup.desk().parcel("JJD0001").unwrap().unwrap();
+    assert_eq!(parcel.state, ParcelState::ReturnPending);
+    assert_eq!(parcel.return_note.as_deref(), Some("box is dented"));
+    assert_eq!(state_of(&setup, "JJD0002"), ParcelState::Ready);
+    assert_eq!(window.shell.tones.last(), Some(Tone::Warning));
+}
+
+#[test]
+fn lost_code_requests_reissue() {
+    let runtime = runtime();
+    let setup = runtime.block_on(Setup::new(3));
+    ready_parcels(&runtime, &setup);
+    let events_before = kinds(&setup).len();
+    let mut window = Counter::new(&setup);
+    window.tap("go handover");
+    window.tap("lost code");
+    assert_eq!(window.handover().get_step(), HandoverStep::Reissue);
+    window.scan("JJD0002");
+    assert_eq!(window.handover().get_outcome_title(), "New code requested");
+    let kinds = kinds(&setup);
+    assert_eq!(kinds.len(), events_before + 1);
+    assert_eq!(kinds.last().map(String::as_str), Some("code_reissue_requested"));
+
+    window.scan("JJD0005");
+    assert_eq!(window.handover().get_outcome_title(), "No new code");
+    window.tap("reissue back");
+    assert_eq!(window.handover().get_step(), HandoverStep::EnterCode);
+}
+
+#[test]
+fn camera_without_device_says_so() {
+    if std::path::Path::new("/dev/video0").exists() {
+        eprintln!("skipping: this machine has a camera at /dev/video0");
+        return;
+    }
+    let runtime = runtime();
+    let setup = runtime.block_on(Setup::new(2));
+    let mut window = Counter::new(&setup);
+    window.tap("go handover");
+    window.tap("scan code with camera");
+    assert!(window.handover().get_camera_active());
+    let said = window
+        .run_timers_until(100, |window| window.handover().get_outcome_title() == "No camera found");
+    assert!(said, "outcome {:?}", window.handover().get_outcome_title());
+    assert!(!window.handover().get_camera_active());
+    assert_eq!(window.shell.tones.last(), Some(Tone::Warning));
+}
+
+/// A camera that shows the same generated image in every frame.
+struct StillCamera {
+    image: LumaImage,
+}
+
+impl FrameSource for StillCamera {
+    fn open(&mut self) -> Result<(u32, u32), CameraError> {
+        Ok((self.image.view().width(), self.image.view().height()))
+    }
+
+    fn frame(&mut self) -> Result<LumaImage, CameraError> {
+        std::thread::sleep(Duration::from_millis(30));
+        Ok(self.image.clone())
+    }
+
+    fn close(&mut self) {}
+}
+
+/// Draws `text` as a QR code, four pixels a module, on a white border.
+fn qr_image(text: &str) -> LumaImage {
+    let matrix = MultiFormatWriter.encode(text, &BarcodeFormat::QR_CODE, 0, 0).unwrap();
+    let (module, border) = (4, 16);
+    let width = matrix.width() * module + 2 * border;
+    let height = matrix.height() * module + 2 * border;
+    let mut pixels = vec![255u8; (width * height) as usize];
+    for y in 0..matrix.height() * module {
+        for x in 0..matrix.width() * module {
+            if matrix.get(x / module, y / module) {
+                pixels[((y + border) * width + x + border) as usize] = 0;
+            }
+        }
+    }
+    LumaImage::new(pixels, width, height).unwrap()
+}
+
+#[test]
+fn camera_code_unlocks_like_keypad() {
+    let runtime = runtime();
+    let setup = runtime.block_on(Setup::new(3));
+    let code = ready_parcels(&runtime, &setup);
+    let image = qr_image(&code);
+    let starter: CameraStarter = Box::new(move || {
+        let image = image.clone();
+        CameraScanner::start_with(CameraConfig::default(), move || StillCamera { image })
+    });
+    let mut window = Counter::with_context(&setup, setup.desk(), Some(starter), None);
+    window.tap("go handover");
+    window.tap("scan code with camera");
+    let unlocked = window.run_timers_until(200, |window| {
+        window.handover().get_step() == HandoverStep::ConfirmParcel
+    });
+    assert!(unlocked, "outcome {:?}", window.handover().get_outcome_title());
+    assert_eq!(window.handover().get_parcels().row_count(), 1);
+    assert!(!window.handover().get_camera_active(), "the camera stops after a code");
+
+    window.scan("JJD0001");
+    assert_eq!(window.handover().get_step(), HandoverStep::Done);
+    assert_eq!(state_of(&setup, "JJD0001"), ParcelState::HandedOver);
+}
+
+#[test]
+fn settings_save_checks_and_writes_file() {
+    let runtime = runtime();
+    let setup = runtime.block_on(Setup::new(2));
+    let mut window = Counter::new(&setup);
+    window.tap("go settings");
+    let app = window.app.clone_strong();
+    let settings = app.global::<SettingsAdapter>();
+    assert_eq!(settings.get_shift_hours(), "8");
+    let path = setup.terminal_dir().join("config.toml");
+
+    find(&window.app, "shift hours").set_accessible_value("30");
+    window.tap("settings save");
+    assert!(settings.get_save_failed());
+    let expected =
+        "setting desk.shift_hours = 30 is invalid: use a whole number of hours from 1 to 24";
+    assert_eq!(settings.get_save_text(), format!("Not saved: {expected}"));
+    assert!(!path.exists(), "an invalid value writes nothing");
+
+    // The failure banner shrinks the scrolled form, which moves the field
+    // out of view, so the value goes to the property the field edits.
+    settings.set_shift_hours("10".into());
+    window.tap("language zh_CN");
+    window.tap("settings save");
+    assert!(!settings.get_save_failed(), "{}", settings.get_save_text());
+    let saved = Config::load_from(Some(&path), true, &[]).unwrap();
+    assert_eq!(saved.desk.shift_hours, 10);
+    assert_eq!(saved.ui.language, "zh_CN");
+    assert_eq!(window.shell.desk.borrow().config().shift, chrono::Duration::hours(10));
+}
+
+#[test]
+fn settings_backend_address_repoints_enrolment() {
+    let runtime = runtime();
+    let setup = runtime.block_on(Setup::new(2));
+    let mut window = Counter::new(&setup);
+    window.tap("go settings");
+    find(&window.app, "backend url").set_accessible_value("http://127.0.0.1:9");
+    window.tap("settings save");
+    let app = window.app.clone_strong();
+    let settings = app.global::<SettingsAdapter>();
+    assert!(!settings.get_save_failed(), "{}", settings.get_save_text());
+    let credentials = Credentials::load(setup.terminal_dir()).unwrap().unwrap();
+    assert_eq!(credentials.backend_url, "http://127.0.0.1:9");
+
+    find(&window.app, "backend url").set_accessible_value("mall.local");
+    window.tap("settings save");
+    assert!(settings.get_save_failed());
+    assert!(settings.get_save_text().contains("backend.url"), "{}", settings.get_save_text());
+}
+
+#[test]
+fn settings_enrol_with_token() {
+    let runtime = runtime();
+    let setup = runtime.block_on(Setup::new(2));
+    let before = Credentials::load(setup.terminal_dir()).unwrap().unwrap();
+    let token = pickup_terminal::backend::create_enrolment(setup.backend_db(), "S001").unwrap();
+    let handle = runtime.handle().clone();
+    let mut window = Counter::with_context(&setup, setup.desk(), None, Some(handle));
+    window.tap("go settings");
+    find(&window.app, "backend url").set_accessible_value(setup.base_url());
+    find(&window.app, "enrolment token").set_accessible_value(token.as_str());
+    window.tap("enroll");
+
+    let mut enrolled = None;
+    for _ in 0..100 {
+        let now = Credentials::load(setup.terminal_dir()).unwrap().unwrap();
+        if now.terminal_id != before.terminal_id {
+            enrolled = Some(now);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let enrolled = enrolled.expect("the enrolment reached the credentials file");
+    assert_eq!(enrolled.store_id, "S001");
+    assert_eq!(enrolled.backend_url, setup.base_url());
+}
+
+#[test]
+fn picked_shelf_moves_received_parcel() {
+    let runtime = runtime();
+    let setup = runtime.block_on(Setup::new(3));
+    let shelves = vec!["A1".to_owned(), "B3".to_owned()];
+    let config = DeskConfig { shelves, ..DeskConfig::default() };
+    let desk = Desk::open(setup.terminal_dir(), config).unwrap();
+    let mut window = Counter::with_context(&setup, desk, None, None);
+    window.tap("go receive");
+    assert_eq!(find(&window.app, "pick shelf").accessible_enabled(), Some(false));
+    window.scan("JJD0003");
+    window.tap("pick shelf");
+    window.tap("shelf B3");
+    assert_eq!(window.receive_title(), "Shelved");
+    assert!(!window.app.global::<ReceiveAdapter>().get_shelf_picker_open());
+    let parcel = setup.desk().parcel("JJD0003").unwrap().unwrap();
+    assert_eq!(parcel.shelf.as_deref(), Some("B3"));
+    assert_eq!(find(&window.app, "card shelf").accessible_value().as_deref(), Some("B3"));
+    assert_eq!(kinds(&setup), ["received", "shelf_changed"]);
 }

@@ -19,7 +19,9 @@ use pickup_terminal::ui::{
     ScanInput, SettingsAdapter, SignInAdapter,
 };
 use slint::platform::{Key, PointerEventButton, WindowEvent};
-use slint::{ComponentHandle, ModelRc, PhysicalSize, Rgba8Pixel, SharedPixelBuffer, VecModel};
+use slint::{
+    ComponentHandle, Model, ModelRc, PhysicalSize, Rgba8Pixel, SharedPixelBuffer, VecModel,
+};
 
 const WIDTH: u32 = 480;
 const HEIGHT: u32 = 800;
@@ -113,6 +115,9 @@ fn show_receive(app: &AppWindow) {
     receive.set_has_card(true);
     receive.set_damaged_armed(false);
     receive.set_reason_picker_open(false);
+    receive.set_reject_barcode("".into());
+    receive.set_shelf_picker_open(false);
+    receive.set_shelves(model(vec!["A1".into(), "B3".into()]));
     receive.set_session_count(12);
     receive.set_session_rejected_count(1);
 }
@@ -130,7 +135,16 @@ fn show_receive_armed(app: &AppWindow) {
 
 fn show_receive_reasons(app: &AppWindow) {
     show_receive(app);
+    app.global::<ReceiveAdapter>().set_reject_barcode("SF1400 2231 9087".into());
     app.global::<ReceiveAdapter>().set_reason_picker_open(true);
+}
+
+fn show_receive_shelves(app: &AppWindow) {
+    show_receive(app);
+    let receive = app.global::<ReceiveAdapter>();
+    let shelves = ["A1", "A2", "A3", "B1", "B2", "B3", "C1", "C2"];
+    receive.set_shelves(model(shelves.iter().map(|slot| (*slot).into()).collect()));
+    receive.set_shelf_picker_open(true);
 }
 
 fn show_receive_error(app: &AppWindow) {
@@ -155,6 +169,43 @@ fn show_handover_code(app: &AppWindow) {
     handover.set_outcome_title("No parcel for 482 913".into());
     handover.set_outcome_detail("Check the code with the customer".into());
     handover.set_camera_available(true);
+    handover.set_camera_active(false);
+    handover.set_camera_text("".into());
+    handover.set_refuse_open(false);
+    handover.set_refusable(model(Vec::new()));
+}
+
+/// The longest banner of code entry: a wrong code that starts the lock.
+fn show_handover_wrong_code(app: &AppWindow) {
+    show_handover_code(app);
+    let handover = app.global::<HandoverAdapter>();
+    handover.set_code("".into());
+    handover.set_outcome_title("Wrong code".into());
+    handover.set_outcome_detail(
+        "code not recognised: check the digits with the customer (4 tries left before code entry locks)"
+            .into(),
+    );
+}
+
+fn show_handover_camera(app: &AppWindow) {
+    show_handover_code(app);
+    let handover = app.global::<HandoverAdapter>();
+    handover.set_code("".into());
+    handover.set_outcome_kind(OutcomeKind::None);
+    handover.set_camera_active(true);
+    handover.set_camera_text("Looking for a code: hold the phone up to the camera".into());
+}
+
+fn show_handover_reissue(app: &AppWindow) {
+    show_handover_code(app);
+    let handover = app.global::<HandoverAdapter>();
+    handover.set_step(HandoverStep::Reissue);
+    handover.set_outcome_kind(OutcomeKind::Success);
+    handover.set_outcome_title("New code requested".into());
+    handover.set_outcome_detail(
+        "The mall texts the customer of YT2291 0045 7713 a new code; the old code stops working"
+            .into(),
+    );
 }
 
 fn show_handover_locked(app: &AppWindow) {
@@ -177,6 +228,13 @@ fn show_handover_confirm(app: &AppWindow) {
     handover.set_outcome_kind(OutcomeKind::None);
     handover.set_outcome_title("".into());
     handover.set_outcome_detail("".into());
+    handover.set_refusable(model(vec!["YT2291 0045 7713".into(), "SF1400 2231 9087".into()]));
+    handover.set_refuse_open(false);
+}
+
+fn show_handover_refuse(app: &AppWindow) {
+    show_handover_confirm(app);
+    app.global::<HandoverAdapter>().set_refuse_open(true);
 }
 
 fn show_handover_wrong(app: &AppWindow) {
@@ -249,13 +307,26 @@ fn show_settings(app: &AppWindow) {
     settings.set_backend_url("https://mall.example.com".into());
     settings.set_enrolment_token("".into());
     settings.set_languages(model(vec![
+        LanguageChoice { code: "auto".into(), name: "System".into() },
         LanguageChoice { code: "en".into(), name: "English".into() },
-        LanguageChoice { code: "zh-CN".into(), name: "Chinese (Simplified)".into() },
+        LanguageChoice { code: "zh_CN".into(), name: "简体中文".into() },
     ]));
     settings.set_language("en".into());
-    settings.set_shift_start("08:00".into());
-    settings.set_shift_end("22:00".into());
-    settings.set_status_text("Enrolled as store 0042, terminal 3".into());
+    settings.set_shift_hours("8".into());
+    settings.set_status_text("Enrolled as terminal 3 of store 0042".into());
+    settings.set_save_text("".into());
+    settings.set_save_failed(false);
+}
+
+fn show_settings_error(app: &AppWindow) {
+    show_settings(app);
+    let settings = app.global::<SettingsAdapter>();
+    settings.set_shift_hours("30".into());
+    settings.set_save_failed(true);
+    settings.set_save_text(
+        "Not saved: setting desk.shift_hours = 30 is invalid: use a whole number of hours from 1 to 24"
+            .into(),
+    );
 }
 
 /// A function that sets the adapters to the sample data of one screen state.
@@ -268,15 +339,21 @@ const SCENES: &[(&str, ShowScene)] = &[
     ("receive", show_receive),
     ("receive_armed", show_receive_armed),
     ("receive_reasons", show_receive_reasons),
+    ("receive_shelves", show_receive_shelves),
     ("receive_error", show_receive_error),
     ("handover", show_handover_code),
     ("handover_locked", show_handover_locked),
+    ("handover_wrong_code", show_handover_wrong_code),
+    ("handover_camera", show_handover_camera),
+    ("handover_reissue", show_handover_reissue),
+    ("handover_refuse", show_handover_refuse),
     ("handover_confirm", show_handover_confirm),
     ("handover_wrong", show_handover_wrong),
     ("handover_done", show_handover_done),
     ("returns", show_returns),
     ("problems", show_problems),
     ("settings", show_settings),
+    ("settings_error", show_settings_error),
 ];
 
 fn screenshot_dir() -> PathBuf {
@@ -520,7 +597,7 @@ fn outcome_banner_shows_title_and_detail() {
 
 #[test]
 fn labelled_elements_exist_on_every_page() {
-    let pages: [(&str, ShowScene, &[&str]); 8] = [
+    let pages: [(&str, ShowScene, &[&str]); 11] = [
         (
             "sign in",
             show_sign_in,
@@ -566,12 +643,31 @@ fn labelled_elements_exist_on_every_page() {
         (
             "handover code",
             show_handover_code,
-            &["code entry", "scan field", "keypad clear", "scan code with camera", "handover home"],
+            &[
+                "code entry",
+                "scan field",
+                "keypad clear",
+                "scan code with camera",
+                "handover home",
+                "lost code",
+            ],
         ),
         (
             "handover confirm",
             show_handover_confirm,
-            &["scan field", "handover parcel count", "handover cancel"],
+            &["scan field", "handover parcel count", "handover cancel", "customer refuses"],
+        ),
+        ("handover camera", show_handover_camera, &["camera status", "stop camera"]),
+        ("handover reissue", show_handover_reissue, &["scan field", "reissue back", "outcome"]),
+        (
+            "handover refuse",
+            show_handover_refuse,
+            &[
+                "refuse reason",
+                "refuse YT2291 0045 7713",
+                "refuse SF1400 2231 9087",
+                "refuse cancel",
+            ],
         ),
         (
             "returns",
@@ -587,8 +683,8 @@ fn labelled_elements_exist_on_every_page() {
                 "enroll",
                 "settings status",
                 "language en",
-                "shift start",
-                "shift end",
+                "language zh_CN",
+                "shift hours",
                 "settings save",
                 "sign out",
             ],
@@ -633,4 +729,70 @@ fn navigation_buttons_request_pages() {
         *requested.borrow(),
         [Page::Receive, Page::Handover, Page::Returns, Page::Problems, Page::Settings]
     );
+}
+
+/// Returns the bottom edge of the element labelled `label`, in logical
+/// pixels from the top of the window.
+fn bottom_of(app: &AppWindow, label: &str) -> f32 {
+    let element = find(app, label);
+    element.absolute_position().y + element.size().height
+}
+
+#[test]
+fn keypad_fits_below_longest_banner() {
+    for (name, show) in
+        [("wrong code", show_handover_wrong_code as ShowScene), ("locked", show_handover_locked)]
+    {
+        let app = new_window();
+        show(&app);
+        for key in ["keypad clear", "keypad 0", "keypad enter"] {
+            let bottom = bottom_of(&app, key);
+            assert!(bottom <= HEIGHT as f32, "{key} ends at {bottom} px with the {name} banner");
+        }
+    }
+}
+
+#[test]
+fn reason_picker_names_its_parcel() {
+    let app = new_window();
+    show_receive_reasons(&app);
+    let receive = app.global::<ReceiveAdapter>();
+    receive.set_card(parcel("JJD0002", "Wang Fang", "A-1", "On shelf"));
+    assert_eq!(find(&app, "reason parcel").accessible_value().as_deref(), Some("SF1400 2231 9087"));
+}
+
+#[test]
+fn refuse_needs_a_reason() {
+    let app = new_window();
+    show_handover_refuse(&app);
+    let refused = Rc::new(RefCell::new(Vec::new()));
+    let sink = refused.clone();
+    app.global::<HandoverAdapter>().on_refuse(move |barcode, reason| {
+        sink.borrow_mut().push((barcode.to_string(), reason.to_string()))
+    });
+
+    assert_eq!(find(&app, "refuse YT2291 0045 7713").accessible_enabled(), Some(false));
+    find(&app, "refuse reason").set_accessible_value("wrong colour");
+    press(&app, "refuse YT2291 0045 7713");
+    assert_eq!(*refused.borrow(), [("YT2291 0045 7713".to_owned(), "wrong colour".to_owned())]);
+    assert!(!app.global::<HandoverAdapter>().get_refuse_open(), "the sheet closes");
+}
+
+#[test]
+fn adapters_start_without_sample_text() {
+    init_backend();
+    let app = AppWindow::new().expect("AppWindow::new failed");
+    let state = app.global::<AppState>();
+    assert_eq!(state.get_operator_name(), "");
+    assert_eq!(state.get_last_sync_text(), "");
+    assert_eq!(app.global::<HandoverAdapter>().get_code(), "");
+    assert_eq!(app.global::<HandoverAdapter>().get_parcels().row_count(), 0);
+    assert_eq!(app.global::<ReceiveAdapter>().get_outcome_title(), "");
+    assert_eq!(app.global::<ReceiveAdapter>().get_card().barcode, "");
+    assert_eq!(app.global::<ReturnsAdapter>().get_parcels().row_count(), 0);
+    assert_eq!(app.global::<ProblemsAdapter>().get_rows().row_count(), 0);
+    assert_eq!(app.global::<SettingsAdapter>().get_backend_url(), "");
+    assert_eq!(app.global::<SettingsAdapter>().get_status_text(), "");
+    assert_eq!(app.global::<SignInAdapter>().get_operator_id(), "");
+    assert_eq!(app.global::<HomeAdapter>().get_ready_count(), 0);
 }

@@ -1,7 +1,8 @@
 //! The release binary in a real window under an X server, against the
 //! reference backend on loopback: a barcode typed by xdotool at 1 ms per key,
 //! as a keyboard-wedge scanner types, must reach the database and the
-//! backend.
+//! backend, and closing the window must end the process with the unsent
+//! queue kept.
 //!
 //! Runs when `DISPLAY` is set; `scripts/test` starts Xvfb and sets
 //! `PICKUP_E2E=1`, which makes a missing display, xdotool or release binary
@@ -9,6 +10,7 @@
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use pickup_terminal::backend;
@@ -53,8 +55,17 @@ fn wait_for<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Option<
     }
 }
 
-#[test]
-fn typed_barcode_reaches_database_and_backend() {
+/// Held by each test for its whole run, because the tests find their
+/// window by its title on the one shared display.
+static DISPLAY: Mutex<()> = Mutex::new(());
+
+fn lock_display() -> MutexGuard<'static, ()> {
+    DISPLAY.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Returns whether the real-window tests can run here, and fails when they
+/// are required but cannot.
+fn can_run() -> bool {
     let binary = release_binary();
     let display = std::env::var("DISPLAY").ok();
     let xdotool_found = Command::new("xdotool").arg("version").output().is_ok();
@@ -66,23 +77,31 @@ fn typed_barcode_reaches_database_and_backend() {
         );
         assert!(!required(), "the real-window test cannot run: {reason}");
         eprintln!("skipping the real-window test: {reason}");
-        return;
+        return false;
     }
+    true
+}
 
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let setup = runtime.block_on(Setup::new(5));
-    let _app = App(Command::new(&binary)
+/// Starts the release binary on the terminal of `setup`, pointed at
+/// `backend_url`.
+fn start_app(setup: &Setup, backend_url: &str) -> App {
+    App(Command::new(release_binary())
         .arg("--data-dir")
         .arg(setup.terminal_dir())
         .arg("--backend")
-        .arg(setup.base_url())
+        .arg(backend_url)
         .env("SLINT_BACKEND", "winit-software")
         .env("XDG_CONFIG_HOME", setup.terminal_dir().join("config"))
         .env("PICKUP_TERMINAL_SYNC_INTERVAL_S", "1")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap());
+        .unwrap())
+}
+
+/// Waits for the app's window, opens Receive and types `barcode` as a
+/// scanner would. Returns the window id.
+fn receive_in_window(barcode: &str) -> String {
     let window = wait_for("the window", Duration::from_secs(30), || {
         let found = xdotool(&["search", "--name", "Pickup terminal"]);
         found.lines().next().map(str::to_owned)
@@ -91,8 +110,21 @@ fn typed_barcode_reaches_database_and_backend() {
     // "Receive from courier" on the home screen of a 480x800 window.
     xdotool(&["mousemove", "--window", &window, "240", "636", "click", "1"]);
     std::thread::sleep(Duration::from_millis(500));
-    xdotool(&["type", "--delay", "1", "JJD0001"]);
+    xdotool(&["type", "--delay", "1", barcode]);
     xdotool(&["key", "Return"]);
+    window
+}
+
+#[test]
+fn typed_barcode_reaches_database_and_backend() {
+    if !can_run() {
+        return;
+    }
+    let _display = lock_display();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let setup = runtime.block_on(Setup::new(5));
+    let _app = start_app(&setup, &setup.base_url());
+    let window = receive_in_window("JJD0001");
 
     let parcel = wait_for("the receipt in the database", Duration::from_secs(10), || {
         let parcel = setup.desk().parcel("JJD0001").ok().flatten()?;
@@ -116,4 +148,34 @@ fn typed_barcode_reaches_database_and_backend() {
         .args(["-window", &window])
         .arg(shots.join("window_receive.png"))
         .status();
+}
+
+#[test]
+fn closed_window_exits_with_queue_intact() {
+    if !can_run() {
+        return;
+    }
+    let _display = lock_display();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut setup = runtime.block_on(Setup::new(3));
+    // The backend is gone, so the receipt stays in the queue.
+    let backend_url = setup.base_url();
+    runtime.block_on(setup.stop_backend());
+    let mut app = start_app(&setup, &backend_url);
+    let window = receive_in_window("JJD0002");
+    wait_for("the receipt in the database", Duration::from_secs(10), || {
+        let parcel = setup.desk().parcel("JJD0002").ok().flatten()?;
+        (parcel.state == ParcelState::Received).then_some(())
+    });
+
+    // Xvfb runs no window manager, so this destroys the window outright.
+    xdotool(&["windowclose", &window]);
+    let status = wait_for("the app to exit", Duration::from_secs(20), || {
+        app.0.try_wait().expect("the app's status can be read")
+    });
+    assert!(status.success(), "exit status {status}");
+    let queue = setup.desk().queue().unwrap();
+    assert_eq!(queue.len(), 1);
+    assert_eq!(queue[0].barcode, "JJD0002");
+    assert_eq!(queue[0].body.kind(), "received");
 }

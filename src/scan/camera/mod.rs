@@ -21,7 +21,8 @@ use std::time::Duration;
 use crate::scan::decode::{DecodeOptions, Decoded, Decoder};
 
 use repeat::RepeatFilter;
-use source::{FrameSource, NokhwaSource};
+pub use source::FrameSource;
+use source::NokhwaSource;
 
 /// Decoded codes the UI has not taken yet. When it is full, new codes are
 /// dropped and logged rather than stalling the camera.
@@ -141,8 +142,11 @@ impl CameraScanner {
     }
 
     /// Starts the worker with a frame source built on the worker thread, so
-    /// the source need not be `Send`.
-    fn start_with<S, F>(config: CameraConfig, make_source: F) -> Result<CameraScanner, CameraError>
+    /// the source need not be `Send`. Tests use it to play back images.
+    pub fn start_with<S, F>(
+        config: CameraConfig,
+        make_source: F,
+    ) -> Result<CameraScanner, CameraError>
     where
         S: FrameSource,
         F: FnOnce() -> S + Send + 'static,
