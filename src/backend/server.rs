@@ -8,13 +8,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
 use axum::{Extension, Router};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use axum::middleware::{self, Next};
-use axum::response::Response;
-use axum::routing::{get, post};
 use rusqlite::Connection;
 use tokio::sync::{oneshot, watch};
 use tokio::task::{JoinHandle, JoinSet};
@@ -286,7 +286,9 @@ async fn serve_connection(
     tokio::pin!(connection);
     let result = tokio::select! {
         result = connection.as_mut() => result,
-        _ = closing.wait_for(|closing| *closing) => {
+        // `changed` also fires when the sender drops, which only happens
+        // once the accept loop ended.
+        _ = closing.changed() => {
             connection.as_mut().graceful_shutdown();
             connection.await
         }
