@@ -8,13 +8,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
 use axum::{Extension, Router};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use axum::middleware::{self, Next};
-use axum::response::Response;
-use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use rusqlite::Connection;
 use tokio::sync::{oneshot, watch};

@@ -138,9 +138,7 @@ fn check_text(what: &str, text: &str, max: usize) -> Result<(), String> {
 fn check_id(what: &str, id: &str) -> Result<(), String> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
     if id.is_empty() || id.len() > MAX_FIELD_LEN || !id.chars().all(allowed) {
-        return Err(format!(
-            "{what} is not 1 to {MAX_FIELD_LEN} letters, digits, '-', '_' or '.'"
-        ));
+        return Err(format!("{what} is not 1 to {MAX_FIELD_LEN} letters, digits, '-', '_' or '.'"));
     }
     Ok(())
 }

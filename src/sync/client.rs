@@ -77,7 +77,9 @@ impl ApiError {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            ApiError::Transient { .. } | ApiError::ServerError { .. } | ApiError::RateLimited { .. }
+            ApiError::Transient { .. }
+                | ApiError::ServerError { .. }
+                | ApiError::RateLimited { .. }
         )
     }
 

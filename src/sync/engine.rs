@@ -555,7 +555,8 @@ mod tests {
     #[tokio::test]
     async fn newer_protocol_stops_pull() {
         let dir = tempfile::tempdir().unwrap();
-        let url = canned_backend(r#"{"protocol":2,"changes":[{"type":"x"}],"cursor":"c","more":false}"#);
+        let url =
+            canned_backend(r#"{"protocol":2,"changes":[{"type":"x"}],"cursor":"c","more":false}"#);
         let credentials = Credentials {
             backend_url: url,
             terminal_id: "S1-T01".into(),
@@ -571,6 +572,30 @@ mod tests {
         let conn = store::open(&dir.path().join(store::DB_FILE)).unwrap();
         assert_eq!(sync_state::get(&conn).unwrap().cursor, None);
         assert!(sync_state::skipped_changes(&conn).unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn undecodable_change_is_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = canned_backend(
+            r#"{"changes":[{"type":"parcel_cancelled","barcode":42},{"type":"parcel_teleported"}],"cursor":"v1.x.2","more":false}"#,
+        );
+        let credentials = Credentials {
+            backend_url: url,
+            terminal_id: "S1-T01".into(),
+            store_id: "S1".into(),
+            token: "token".into(),
+            code_key: "00".repeat(32),
+        };
+        credentials.save(dir.path()).unwrap();
+
+        let report = sync_once(dir.path(), &SyncConfig::default()).await.unwrap();
+
+        assert_eq!(report.skipped, 2);
+        let conn = store::open(&dir.path().join(store::DB_FILE)).unwrap();
+        assert_eq!(sync_state::get(&conn).unwrap().cursor.as_deref(), Some("v1.x.2"));
+        let skipped = sync_state::skipped_changes(&conn).unwrap();
+        assert_eq!(skipped[1].change_type.as_deref(), Some("parcel_teleported"));
     }
 
     #[test]

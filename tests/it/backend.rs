@@ -187,7 +187,7 @@ async fn enrolment_token_works_once() {
 
     assert_eq!(first.store_id, "S1");
     assert_eq!(hex::decode(&first.code_key).unwrap().len(), 32);
-    assert!(matches!(second, Err(ApiError::Unauthorized)), "{second:?}");
+    assert!(matches!(second, Err(ApiError::EnrolmentRejected(_))), "{second:?}");
 }
 
 #[tokio::test]
@@ -653,9 +653,9 @@ async fn unexpected_receipt_creates_parcel() {
         |change| matches!(change, Change::DeadlineSet { barcode, .. } if barcode == "YT7700001"),
     );
     assert!(deadline_set, "an unexpected parcel gets the default deadline");
-    let conflict = changes.iter().any(
-        |change| matches!(change, Change::Conflict { barcode, .. } if barcode == "YT7700001"),
-    );
+    let conflict = changes
+        .iter()
+        .any(|change| matches!(change, Change::Conflict { barcode, .. } if barcode == "YT7700001"));
     assert!(conflict, "an unexpected parcel is reported as a conflict");
     let code_issued = changes.iter().any(|change| matches!(change, Change::CodeIssued { .. }));
     assert!(!code_issued, "an unexpected parcel gets no code");
@@ -703,8 +703,9 @@ async fn long_recall_reason_is_rejected() {
     mall.seed("S1", 1);
     let reason = "x".repeat(201);
 
-    let response =
-        mall.admin_post("/admin/parcels/JJD0001/recall", serde_json::json!({ "reason": reason })).await;
+    let response = mall
+        .admin_post("/admin/parcels/JJD0001/recall", serde_json::json!({ "reason": reason }))
+        .await;
 
     assert_eq!(response.status(), 400);
     let error: ErrorBody = response.json().await.unwrap();

@@ -304,7 +304,10 @@ fn used_enrolment_token_exits_2() {
     let token = backend.token();
     let first = Terminal::signed_in();
     let second = Terminal::signed_in();
-    assert_eq!(first.run(["enroll", "--backend", &backend.url, "--token", &token]).status.code(), Some(0));
+    assert_eq!(
+        first.run(["enroll", "--backend", &backend.url, "--token", &token]).status.code(),
+        Some(0)
+    );
 
     let output = second.run(["enroll", "--backend", &backend.url, "--token", &token]);
 
@@ -358,7 +361,9 @@ fn sync_honours_backend_flag() {
     assert_eq!(enrol.status.code(), Some(0), "{}", stderr(&enrol));
     // The stored address goes dead, as when the backend moved.
     let mut credentials =
-        pickup_terminal::store::credentials::Credentials::load(terminal.dir.path()).unwrap().unwrap();
+        pickup_terminal::store::credentials::Credentials::load(terminal.dir.path())
+            .unwrap()
+            .unwrap();
     credentials.backend_url = dead_backend();
     credentials.save(terminal.dir.path()).unwrap();
 
@@ -386,7 +391,10 @@ fn reenroll_with_unsent_events_exits_3() {
     let backend = LiveBackend::start();
     let terminal = Terminal::signed_in();
     let token = backend.token();
-    assert_eq!(terminal.run(["enroll", "--backend", &backend.url, "--token", &token]).status.code(), Some(0));
+    assert_eq!(
+        terminal.run(["enroll", "--backend", &backend.url, "--token", &token]).status.code(),
+        Some(0)
+    );
     assert_eq!(terminal.run(["receive", "JJD0001"]).status.code(), Some(0));
     let other = pickup_terminal::backend::create_enrolment(&backend.db, "S002").unwrap();
 
