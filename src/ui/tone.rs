@@ -161,10 +161,10 @@ fn open_output(pending: &Pending) -> Result<(cpal::Stream, u32), String> {
         device.default_output_config().map_err(|error| format!("no output format: {error}"))?;
     let config = supported.config();
     let stream = match supported.sample_format() {
-        cpal::SampleFormat::F32 => build_stream::<f32>(&device, config.clone(), pending),
-        cpal::SampleFormat::I16 => build_stream::<i16>(&device, config.clone(), pending),
-        cpal::SampleFormat::U16 => build_stream::<u16>(&device, config.clone(), pending),
-        cpal::SampleFormat::I32 => build_stream::<i32>(&device, config.clone(), pending),
+        cpal::SampleFormat::F32 => build_stream::<f32>(&device, config, pending),
+        cpal::SampleFormat::I16 => build_stream::<i16>(&device, config, pending),
+        cpal::SampleFormat::U16 => build_stream::<u16>(&device, config, pending),
+        cpal::SampleFormat::I32 => build_stream::<i32>(&device, config, pending),
         other => return Err(format!("sample format {other} is not supported")),
     }?;
     stream.play().map_err(|error| format!("starting playback failed: {error}"))?;

@@ -45,6 +45,7 @@ fn spawn_backend(db: &Path) -> (Child, String) {
         }
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!("mall-backend exited before listening");
 }
 

@@ -88,7 +88,7 @@ fn hand_over_some(setup: &Setup, desk: &mut Desk) {
     let ready = desk.parcels(Some(ParcelState::Ready)).unwrap();
     for parcel in ready {
         let number: usize = parcel.barcode[3..].parse().unwrap();
-        if number % 3 == 0 {
+        if number.is_multiple_of(3) {
             let code = setup.texted_code(&parcel.barcode);
             desk.hand_over(&code, &parcel.barcode).unwrap();
         }

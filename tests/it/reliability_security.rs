@@ -128,8 +128,7 @@ async fn codes_absent_from_files_and_logs() {
 
     for code in codes.iter().map(String::as_str).chain([wrong]) {
         assert!(!contains_code(logs.as_bytes(), code), "a code is in the logs");
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
+        for path in files_under(&dir) {
             let bytes = std::fs::read(&path).unwrap();
             assert!(!contains_code(&bytes, code), "a code is in {}", path.display());
         }
@@ -137,4 +136,18 @@ async fn codes_absent_from_files_and_logs() {
     assert!(!logs.contains(&token), "the terminal token is in the logs");
     let handed = setup.desk().parcel("JJD0002").unwrap().unwrap();
     assert_eq!(handed.state, pickup_terminal::store::parcels::ParcelState::HandedOver);
+}
+
+/// Every file in `dir` and its subdirectories, such as `logs/`.
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
 }
