@@ -132,7 +132,7 @@ fn lookup(scratch: &Path, sizes: &Sizes) {
     }
 }
 
-/// A desk in `data_dir` with a code key and a signed-in clerk.
+/// Opens a desk in `data_dir` with a code key and a signed-in clerk.
 fn signed_in_desk(data_dir: &Path) -> Desk {
     std::fs::create_dir_all(data_dir).expect("data directory");
     Credentials {
@@ -169,8 +169,8 @@ fn announce(data_dir: &Path, barcodes: &[String], codes: Option<&[String]>) {
     }
     if let Some(codes) = codes {
         // Receiving each parcel through the desk would take one durable
-        // commit per parcel; the state is set in bulk instead, then the
-        // pulled codes make the parcels ready by the desk's own rule.
+        // commit per parcel, so the state is set in bulk instead. The pulled
+        // codes then make the parcels ready by the desk's own rule.
         tx.execute("UPDATE parcels SET state = 'received'", []).expect("mark received");
         for (barcode, code) in barcodes.iter().zip(codes) {
             let change = Change::CodeIssued {

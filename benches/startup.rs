@@ -90,8 +90,8 @@ fn main() {
     );
 }
 
-/// An enrolled terminal whose backend does not answer, a signed-in clerk
-/// and `parcels` expected parcels.
+/// Prepares an enrolled terminal whose backend is unreachable, a signed-in
+/// clerk and `parcels` expected parcels.
 fn prepare(data_dir: &Path, parcels: usize) {
     std::fs::create_dir_all(data_dir).expect("data directory");
     Credentials {

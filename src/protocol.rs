@@ -327,7 +327,7 @@ pub fn code_hash(code_key: &[u8], code: &str) -> String {
     hex::encode(code_mac(code_key, code))
 }
 
-/// The raw 32 bytes behind [`code_hash`].
+/// Computes the raw 32 bytes behind [`code_hash`].
 pub fn code_mac(code_key: &[u8], code: &str) -> [u8; 32] {
     let mut mac = Hmac::<Sha256>::new_from_slice(code_key).expect("HMAC takes any key length");
     mac.update(code.as_bytes());

@@ -23,7 +23,7 @@ pub fn print_machine() {
     println!("cpus: {cpus}; load average at start (1, 5, 15 min): {}", load.trim());
 }
 
-/// The value below which `fraction` of `samples` lie (nearest rank).
+/// Returns the value below which `fraction` of `samples` lie (nearest rank).
 pub fn percentile(samples: &mut [Duration], fraction: f64) -> Duration {
     assert!(!samples.is_empty(), "no samples");
     samples.sort_unstable();

@@ -345,7 +345,7 @@ fn check_results(events: &[Event], response: &PushResponse) -> Result<(), ApiErr
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::protocol::{EventBody, EventOutcome, EventResult};
     use chrono::Utc;
@@ -372,7 +372,7 @@ mod tests {
 
     /// Serves each connection the same raw HTTP response, then closes it. The
     /// server thread ends with the test process.
-    fn raw_server(response: String) -> String {
+    pub(crate) fn raw_server(response: String) -> String {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         std::thread::spawn(move || {

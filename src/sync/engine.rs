@@ -532,31 +532,17 @@ mod tests {
         assert!(backoff(&config, 40, None) <= config.backoff_cap);
     }
 
-    /// Answers every request with a 200 and `body`; the thread ends with
-    /// the test process.
+    /// Starts a loopback server that sends a 200 with `body` to every
+    /// request.
     fn canned_backend(body: &'static str) -> String {
-        use std::io::{Read, Write};
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        std::thread::spawn(move || {
-            for mut socket in listener.incoming().flatten() {
-                let mut buffer = vec![0u8; 64 * 1024];
-                let _ = socket.read(&mut buffer);
-                let response = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = socket.write_all(response.as_bytes());
-            }
-        });
-        format!("http://{addr}")
+        crate::sync::client::tests::raw_server(format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        ))
     }
 
-    #[tokio::test]
-    async fn newer_protocol_stops_pull() {
-        let dir = tempfile::tempdir().unwrap();
-        let url =
-            canned_backend(r#"{"protocol":2,"changes":[{"type":"x"}],"cursor":"c","more":false}"#);
+    /// Enrols the terminal in `dir` with the backend at `url`.
+    fn enrol_at(dir: &std::path::Path, url: String) {
         let credentials = Credentials {
             backend_url: url,
             terminal_id: "S1-T01".into(),
@@ -564,7 +550,15 @@ mod tests {
             token: "token".into(),
             code_key: "00".repeat(32),
         };
-        credentials.save(dir.path()).unwrap();
+        credentials.save(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn newer_protocol_stops_pull() {
+        let dir = tempfile::tempdir().unwrap();
+        let url =
+            canned_backend(r#"{"protocol":2,"changes":[{"type":"x"}],"cursor":"c","more":false}"#);
+        enrol_at(dir.path(), url);
 
         let error = sync_once(dir.path(), &SyncConfig::default()).await.unwrap_err();
 
@@ -580,14 +574,7 @@ mod tests {
         let url = canned_backend(
             r#"{"changes":[{"type":"parcel_cancelled","barcode":42},{"type":"parcel_teleported"}],"cursor":"v1.x.2","more":false}"#,
         );
-        let credentials = Credentials {
-            backend_url: url,
-            terminal_id: "S1-T01".into(),
-            store_id: "S1".into(),
-            token: "token".into(),
-            code_key: "00".repeat(32),
-        };
-        credentials.save(dir.path()).unwrap();
+        enrol_at(dir.path(), url);
 
         let report = sync_once(dir.path(), &SyncConfig::default()).await.unwrap();
 

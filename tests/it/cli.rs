@@ -207,8 +207,8 @@ fn invalid_config_exits_2_naming_key() {
     assert!(stderr(&output).contains("desk.shift_hours = 99"), "{}", stderr(&output));
 }
 
-/// Answers every request on a loopback port with the same HTTP response.
-/// The thread ends with the test process.
+/// Starts a loopback server that sends the same HTTP response to every
+/// request. The thread ends with the test process.
 fn canned_backend(status_line: &str, headers: &str, body: &str) -> String {
     use std::io::{Read, Write};
     let response = format!(

@@ -138,7 +138,7 @@ async fn codes_absent_from_files_and_logs() {
     assert_eq!(handed.state, pickup_terminal::store::parcels::ParcelState::HandedOver);
 }
 
-/// Every file in `dir` and its subdirectories, such as `logs/`.
+/// Lists every file in `dir` and its subdirectories, such as `logs/`.
 fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
