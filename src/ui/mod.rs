@@ -17,6 +17,7 @@ mod returns_adapter;
 mod settings_adapter;
 pub mod shell;
 mod sign_in_adapter;
+pub mod text;
 pub mod tone;
 
 use slint::platform::Key;
