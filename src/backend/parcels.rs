@@ -127,12 +127,16 @@ pub fn order_parcels(
     if parcel.unexpected || parcel.order_id.is_empty() {
         return Ok(vec![parcel.clone()]);
     }
-    conn.prepare_cached(&format!(
+    conn.prepare_cached(&order_parcels_sql())?
+        .query_map((&parcel.store_id, &parcel.order_id), parcel_from_row)?
+        .collect()
+}
+
+fn order_parcels_sql() -> String {
+    format!(
         "SELECT {PARCEL_COLUMNS} FROM parcels
          WHERE store_id = ?1 AND order_id = ?2 AND unexpected = 0 ORDER BY barcode"
-    ))?
-    .query_map((&parcel.store_id, &parcel.order_id), parcel_from_row)?
-    .collect()
+    )
 }
 
 /// Returns the code target of a parcel: with every parcel of its order that
@@ -472,4 +476,26 @@ pub fn check_barcode(barcode: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every receipt runs this query, so a plan that scans the store makes a
+    /// push grow with the square of its length.
+    #[test]
+    fn order_query_searches_an_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::backend::db::open(&dir.path().join("mall.db")).unwrap();
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", order_parcels_sql()))
+            .unwrap()
+            .query_map(("S1", "MO1"), |row| row.get::<_, String>(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        let plan = plan.join("; ");
+        assert!(plan.contains("USING INDEX parcels_order"), "{plan}");
+    }
 }
