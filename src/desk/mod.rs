@@ -227,12 +227,11 @@ impl Desk {
     pub fn current_operator(&self) -> Result<Option<Operator>> {
         let row: Option<(String, String, String, String)> = self
             .conn
-            .query_row(
+            .prepare_cached(
                 "SELECT s.operator_id, o.name, s.signed_in_at, s.expires_at \
                  FROM session s JOIN operators o ON o.id = s.operator_id",
-                [],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
-            )
+            )?
+            .query_row([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
             .optional()?;
         let Some((id, name, signed_in_at, expires_at)) = row else {
             return Ok(None);

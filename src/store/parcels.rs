@@ -217,11 +217,7 @@ pub fn count_by_state(conn: &Connection) -> Result<Vec<(ParcelState, u64)>> {
 
 /// Writes every column of `parcel`, inserting it if it is new.
 pub fn save(tx: &Transaction<'_>, parcel: &Parcel, now: DateTime<Utc>) -> Result<()> {
-    let sql = format!(
-        "INSERT OR REPLACE INTO parcels ({COLUMNS}, updated_at) VALUES \
-         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
-    );
-    tx.prepare_cached(&sql)?.execute(params![
+    tx.prepare_cached(SAVE_SQL)?.execute(params![
         parcel.barcode,
         parcel.order_id,
         parcel.customer_masked,
@@ -244,6 +240,25 @@ pub fn save(tx: &Transaction<'_>, parcel: &Parcel, now: DateTime<Utc>) -> Result
     ])?;
     Ok(())
 }
+
+/// The upsert behind [`save`]. It updates a known parcel in place, where
+/// `INSERT OR REPLACE` would delete the row and insert it under a new rowid,
+/// rewriting every index entry and a second table page in each receipt's
+/// commit. The column list is [`COLUMNS`] plus `updated_at`.
+const SAVE_SQL: &str = "INSERT INTO parcels (barcode, order_id, customer_masked, phone_last4, \
+    courier, state, unexpected, shelf, deadline, received_at, received_by, reject_reason, \
+    reject_note, return_cause, return_note, handed_over_at, handed_over_by, returned_at, \
+    updated_at) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19) \
+    ON CONFLICT (barcode) DO UPDATE SET order_id = excluded.order_id, \
+    customer_masked = excluded.customer_masked, phone_last4 = excluded.phone_last4, \
+    courier = excluded.courier, state = excluded.state, unexpected = excluded.unexpected, \
+    shelf = excluded.shelf, deadline = excluded.deadline, received_at = excluded.received_at, \
+    received_by = excluded.received_by, reject_reason = excluded.reject_reason, \
+    reject_note = excluded.reject_note, return_cause = excluded.return_cause, \
+    return_note = excluded.return_note, handed_over_at = excluded.handed_over_at, \
+    handed_over_by = excluded.handed_over_by, returned_at = excluded.returned_at, \
+    updated_at = excluded.updated_at";
 
 /// Maximum length of a stored customer name, in characters.
 const MAX_NAME_LEN: usize = 64;
@@ -299,4 +314,40 @@ pub fn overdue(conn: &Connection, now: DateTime<Utc>) -> Result<Vec<Parcel>> {
         ),
         [format_time(now)],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rowid(conn: &Connection, barcode: &str) -> i64 {
+        conn.query_row("SELECT rowid FROM parcels WHERE barcode = ?1", [barcode], |row| row.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn save_updates_known_parcel_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = crate::store::open(&dir.path().join(crate::store::DB_FILE)).unwrap();
+        let mut parcel = Parcel::unannounced("JJD0001");
+        let tx = conn.transaction().unwrap();
+        save(&tx, &parcel, Utc::now()).unwrap();
+        save(&tx, &Parcel::unannounced("JJD0002"), Utc::now()).unwrap();
+        tx.commit().unwrap();
+        let before = rowid(&conn, "JJD0001");
+
+        parcel.state = ParcelState::Ready;
+        parcel.shelf = Some("B3".to_owned());
+        let tx = conn.transaction().unwrap();
+        save(&tx, &parcel, Utc::now()).unwrap();
+        tx.commit().unwrap();
+
+        let stored = get(&conn, "JJD0001").unwrap().unwrap();
+        assert_eq!(stored.state, ParcelState::Ready);
+        assert_eq!(stored.shelf.as_deref(), Some("B3"));
+        assert_eq!(rowid(&conn, "JJD0001"), before, "the row was deleted and inserted again");
+        let count: i64 =
+            conn.query_row("SELECT COUNT(*) FROM parcels", [], |row| row.get(0)).unwrap();
+        assert_eq!(count, 2);
+    }
 }
