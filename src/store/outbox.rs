@@ -235,11 +235,20 @@ pub fn renumber_pending_above(tx: &Transaction<'_>, last_seq: i64) -> Result<u64
 }
 
 /// Counts one more failed try of a pending event and returns the new count.
-pub fn record_failure(tx: &Transaction<'_>, event_id: Uuid, error: &str) -> Result<u32> {
+/// The try that reaches `max_attempts` also quarantines the event, in the
+/// same statement, so a quarantined event shows exactly `max_attempts`
+/// tries.
+pub fn record_failure(
+    tx: &Transaction<'_>,
+    event_id: Uuid,
+    error: &str,
+    max_attempts: u32,
+) -> Result<u32> {
     let attempts = tx.query_row(
-        "UPDATE outbox SET attempts = attempts + 1, last_error = ?2 \
+        "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, \
+         status = CASE WHEN attempts + 1 >= ?3 THEN 'quarantined' ELSE status END \
          WHERE event_id = ?1 AND status = 'pending' RETURNING attempts",
-        params![event_id.to_string(), error],
+        params![event_id.to_string(), error, max_attempts],
         |row| row.get(0),
     )?;
     Ok(attempts)

@@ -376,9 +376,9 @@ fn handle_push_error(
             let entry = &batch[0];
             let detail = error.to_string();
             let tx = conn.transaction()?;
-            let attempts = outbox::record_failure(&tx, entry.event_id, &detail)?;
+            let attempts =
+                outbox::record_failure(&tx, entry.event_id, &detail, config.max_attempts)?;
             if attempts >= config.max_attempts {
-                outbox::quarantine(&tx, entry.event_id, &detail)?;
                 tracing::warn!(event_id = %entry.event_id, attempts, "sync: event quarantined after repeated failures");
                 report.quarantined += 1;
             }
@@ -431,10 +431,16 @@ async fn pull_all(
     }
 }
 
+/// The longest `Retry-After` the engine waits for. A longer one, from a
+/// misconfigured backend or a proxy, would leave the queue unsent for hours
+/// with the clerk unaware, so the engine waits this long and asks again.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(15 * 60);
+
 /// Returns the delay before retry number `failures` (1 for the first): full
 /// jitter over an exponential bound, and never less than the backend's
-/// Retry-After.
+/// Retry-After, which counts up to [`MAX_RETRY_AFTER`].
 pub fn backoff(config: &SyncConfig, failures: u32, retry_after: Option<Duration>) -> Duration {
+    let retry_after = retry_after.map(|wait| wait.min(MAX_RETRY_AFTER));
     let exponent = failures.saturating_sub(1).min(16);
     let bound = config.backoff_base.saturating_mul(1 << exponent).min(config.backoff_cap);
     let jittered = bound.mul_f64(rand::thread_rng().gen_range(0.5..=1.0));
@@ -589,5 +595,13 @@ mod tests {
     fn backoff_honours_retry_after() {
         let config = SyncConfig::default();
         assert!(backoff(&config, 1, Some(Duration::from_secs(7))) >= Duration::from_secs(7));
+    }
+
+    #[test]
+    fn backoff_caps_long_retry_after() {
+        let config = SyncConfig::default();
+        let day = Duration::from_secs(24 * 3600);
+        assert_eq!(backoff(&config, 1, Some(day)), MAX_RETRY_AFTER);
+        assert_eq!(backoff(&config, 9, Some(MAX_RETRY_AFTER)), MAX_RETRY_AFTER);
     }
 }

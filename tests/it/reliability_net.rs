@@ -198,10 +198,7 @@ async fn rejected_event_quarantined_after_max_tries() {
     let quarantined = desk.quarantined().unwrap();
     assert_eq!(quarantined.len(), 1);
     assert_eq!(quarantined[0].barcode, POISON_BARCODE);
-    // NOTE: one run counted max_attempts + 1 tries; the cause is not yet
-    // known, so the bound allows one extra try.
-    assert!(quarantined[0].attempts >= config.max_attempts, "{:?}", quarantined[0]);
-    assert!(quarantined[0].attempts <= config.max_attempts + 1, "{:?}", quarantined[0]);
+    assert_eq!(quarantined[0].attempts, config.max_attempts, "{:?}", quarantined[0]);
     assert_eq!(setup.applied().len(), 20);
 }
 
