@@ -286,14 +286,7 @@ impl Desk {
         if self.config.shelves.is_empty() {
             return Ok(None);
         }
-        let mut statement = self.conn.prepare_cached(
-            "SELECT shelf, COUNT(*) FROM parcels \
-             WHERE shelf IS NOT NULL AND state IN ('received', 'ready', 'return_pending') \
-             GROUP BY shelf",
-        )?;
-        let rows =
-            statement.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))?;
-        let used: std::collections::HashMap<String, i64> = rows.collect::<rusqlite::Result<_>>()?;
+        let used = parcels::shelf_load(&self.conn)?;
         let best =
             self.config.shelves.iter().min_by_key(|slot| used.get(*slot).copied().unwrap_or(0));
         Ok(best.cloned())

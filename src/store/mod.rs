@@ -176,6 +176,31 @@ mod tests {
     }
 
     #[test]
+    fn migration_counts_parcels_on_shelves() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DB_FILE);
+        {
+            let conn = Connection::open(&path).unwrap();
+            for step in &schema::MIGRATIONS[..4] {
+                conn.execute_batch(step).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 4).unwrap();
+            conn.execute_batch(
+                "INSERT INTO parcels (barcode, state, shelf, updated_at) VALUES
+                 ('P1', 'received', 'A1', 'x'), ('P2', 'ready', 'A1', 'x'),
+                 ('P3', 'return_pending', 'B2', 'x'), ('P4', 'handed_over', 'B2', 'x'),
+                 ('P5', 'expected', NULL, 'x')",
+            )
+            .unwrap();
+        }
+        let conn = open(&path).unwrap();
+        let load = parcels::shelf_load(&conn).unwrap();
+        assert_eq!(load.get("A1"), Some(&2));
+        assert_eq!(load.get("B2"), Some(&1));
+        assert_eq!(load.len(), 2);
+    }
+
+    #[test]
     fn open_rejects_newer_schema() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(DB_FILE);

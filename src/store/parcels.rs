@@ -1,5 +1,6 @@
 //! Parcel rows: what the store keeps of each parcel and its state.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -215,6 +216,15 @@ pub fn count_by_state(conn: &Connection) -> Result<Vec<(ParcelState, u64)>> {
     Ok(counts)
 }
 
+/// Returns the number of parcels on each shelf that holds any, from the
+/// counts that the schema's triggers keep.
+pub fn shelf_load(conn: &Connection) -> Result<HashMap<String, i64>> {
+    let mut statement =
+        conn.prepare_cached("SELECT shelf, parcels FROM shelf_load WHERE parcels > 0")?;
+    let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 /// Writes every column of `parcel`, inserting it if it is new.
 pub fn save(tx: &Transaction<'_>, parcel: &Parcel, now: DateTime<Utc>) -> Result<()> {
     tx.prepare_cached(SAVE_SQL)?.execute(params![
@@ -323,6 +333,54 @@ mod tests {
     fn rowid(conn: &Connection, barcode: &str) -> i64 {
         conn.query_row("SELECT rowid FROM parcels WHERE barcode = ?1", [barcode], |row| row.get(0))
             .unwrap()
+    }
+
+    /// Counts the parcels on each shelf from the parcels table itself.
+    fn counted_load(conn: &Connection) -> HashMap<String, i64> {
+        let mut statement = conn
+            .prepare(
+                "SELECT shelf, COUNT(*) FROM parcels WHERE shelf IS NOT NULL \
+                 AND state IN ('received', 'ready', 'return_pending') GROUP BY shelf",
+            )
+            .unwrap();
+        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?))).unwrap();
+        rows.collect::<rusqlite::Result<_>>().unwrap()
+    }
+
+    #[test]
+    fn shelf_load_follows_every_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = crate::store::open(&dir.path().join(crate::store::DB_FILE)).unwrap();
+        let states = [
+            ParcelState::Expected,
+            ParcelState::Received,
+            ParcelState::Ready,
+            ParcelState::ReturnPending,
+            ParcelState::HandedOver,
+            ParcelState::Returned,
+        ];
+        let shelves = [None, Some("A1"), Some("A2"), Some("B3")];
+        let mut parcels: Vec<Parcel> =
+            (0..12).map(|index| Parcel::unannounced(&format!("JJD{index:04}"))).collect();
+        // Each step moves some parcels to another state or shelf, in a fixed
+        // pseudo-random order, and checks the kept counts against a full count.
+        let mut state: u32 = 7;
+        for step in 0..60 {
+            let tx = conn.transaction().unwrap();
+            for parcel in parcels.iter_mut().skip(step % 3).step_by(2) {
+                state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                parcel.state = states[(state >> 8) as usize % states.len()];
+                parcel.shelf = shelves[(state >> 16) as usize % shelves.len()].map(str::to_owned);
+                save(&tx, parcel, Utc::now()).unwrap();
+            }
+            if step % 20 == 19 {
+                tx.execute("DELETE FROM parcels WHERE barcode = ?1", [&parcels[0].barcode])
+                    .unwrap();
+            }
+            tx.commit().unwrap();
+            assert_eq!(shelf_load(&conn).unwrap(), counted_load(&conn), "after step {step}");
+        }
+        assert!(!counted_load(&conn).is_empty(), "the steps left no parcel on a shelf");
     }
 
     #[test]

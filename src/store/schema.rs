@@ -5,7 +5,7 @@
 //! edit or reorder a step that has shipped; add a new one.
 
 /// One step of the schema, run to go from version `index` to `index + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// Version 1: parcels, operators, the outbox and sync state.
 const V1: &str = "
@@ -157,4 +157,46 @@ CREATE TABLE session_scans (
     PRIMARY KEY (session_id, barcode)
 );
 CREATE INDEX outbox_by_device_time ON outbox (device_time);
+";
+
+/// Version 5: the number of parcels on each shelf, kept by triggers, so
+/// that the shelf suggestion of each receipt reads a row per shelf instead
+/// of every parcel in the store. A parcel counts while it has a shelf and is
+/// received, ready or to be returned, as `ParcelState::is_on_shelf` says.
+const V5: &str = "
+CREATE TABLE shelf_load (
+    shelf   TEXT PRIMARY KEY,
+    parcels INTEGER NOT NULL
+) WITHOUT ROWID;
+
+INSERT INTO shelf_load (shelf, parcels)
+    SELECT shelf, COUNT(*) FROM parcels
+    WHERE shelf IS NOT NULL AND state IN ('received', 'ready', 'return_pending')
+    GROUP BY shelf;
+
+CREATE TRIGGER shelf_load_insert AFTER INSERT ON parcels
+WHEN NEW.shelf IS NOT NULL AND NEW.state IN ('received', 'ready', 'return_pending')
+BEGIN
+    INSERT INTO shelf_load (shelf, parcels) VALUES (NEW.shelf, 1)
+        ON CONFLICT (shelf) DO UPDATE SET parcels = parcels + 1;
+END;
+
+CREATE TRIGGER shelf_load_delete AFTER DELETE ON parcels
+WHEN OLD.shelf IS NOT NULL AND OLD.state IN ('received', 'ready', 'return_pending')
+BEGIN
+    UPDATE shelf_load SET parcels = parcels - 1 WHERE shelf = OLD.shelf;
+END;
+
+-- An upsert of a known parcel sets every column, so the WHEN clause skips
+-- the updates that change neither the shelf nor the state.
+CREATE TRIGGER shelf_load_update AFTER UPDATE OF shelf, state ON parcels
+WHEN OLD.shelf IS NOT NEW.shelf OR OLD.state IS NOT NEW.state
+BEGIN
+    UPDATE shelf_load SET parcels = parcels - 1
+        WHERE shelf = OLD.shelf AND OLD.state IN ('received', 'ready', 'return_pending');
+    INSERT INTO shelf_load (shelf, parcels)
+        SELECT NEW.shelf, 1
+        WHERE NEW.shelf IS NOT NULL AND NEW.state IN ('received', 'ready', 'return_pending')
+        ON CONFLICT (shelf) DO UPDATE SET parcels = parcels + 1;
+END;
 ";
