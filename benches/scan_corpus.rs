@@ -1,12 +1,12 @@
 //! Decoding rate and time over a folder of barcode photos, plus the time per
 //! synthetic camera frame.
 //!
-//! Run with `cargo bench --bench scan_corpus`. The photos are read from
-//! `PICKUP_BARCODES_DIR`, else from `../shared/barcodes` beside the package.
-//! That folder contains a `MANIFEST.tsv` (columns `file` and `category` first)
-//! and, beside each image, a `.txt` file with its exact expected text. When
-//! the folder is missing the corpus part is skipped and the run still
-//! succeeds.
+//! Run with `PICKUP_BARCODES_DIR=DIR cargo bench --bench scan_corpus`. The
+//! photos are read from that folder, which contains a `MANIFEST.tsv`
+//! (columns `file` and `category` first) and, beside each image, a `.txt`
+//! file with its exact expected text. When
+//! the variable is unset or the folder is missing, the corpus part is
+//! skipped with a message and the run still succeeds.
 //!
 //! Every figure is the CPU time of the calling thread in `Decoder::decode`
 //! alone, which other processes on the machine barely change, unlike wall
@@ -55,16 +55,14 @@ struct Tally {
 
 fn main() {
     let full = common::full_run();
-    let dir = std::env::var_os("PICKUP_BARCODES_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/barcodes"));
-    let manifest = dir.join("MANIFEST.tsv");
+    let dir = std::env::var_os("PICKUP_BARCODES_DIR").map(PathBuf::from);
+    let manifest = dir.as_ref().map(|dir| dir.join("MANIFEST.tsv"));
     // Other processes on the machine slow every figure, so record the load.
     common::print_machine();
     if !full {
         println!("skipping the corpus in a smoke run");
-    } else if manifest.is_file() {
-        let photos = load_manifest(&dir, &manifest);
+    } else if let (Some(dir), Some(manifest)) = (&dir, manifest.filter(|path| path.is_file())) {
+        let photos = load_manifest(dir, &manifest);
         for (name, options) in
             [("still", DecodeOptions::still()), ("camera", DecodeOptions::camera())]
         {
@@ -74,7 +72,10 @@ fn main() {
         println!("\n## Each library alone, one call per photo, {}\n", dir.display());
         report_libraries(&photos);
     } else {
-        println!("skipping the corpus: {} not found (set PICKUP_BARCODES_DIR)", manifest.display());
+        let folder = dir.map_or("PICKUP_BARCODES_DIR is not set".to_owned(), |dir| {
+            format!("{} contains no MANIFEST.tsv", dir.display())
+        });
+        println!("skipping the corpus: {folder}; set PICKUP_BARCODES_DIR to a photo folder");
     }
     report_frames(if full { FRAME_RUNS } else { 1 });
 }

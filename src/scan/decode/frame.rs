@@ -85,13 +85,29 @@ pub(super) fn downscale(frame: LumaFrame<'_>, factor: u32) -> LumaImage {
     let width = frame.width as usize / factor;
     let height = frame.height as usize / factor;
     let source_width = frame.width as usize;
+    let mut pixels = Vec::with_capacity(width * height);
+    if factor == 2 {
+        // The common case (a 1280x720 camera frame read at 640x360) gets a
+        // loop over fixed pairs, which the compiler unrolls and vectorises;
+        // the general loop below costs about five times as much per pixel.
+        for pair in frame.pixels.chunks_exact(2 * source_width).take(height) {
+            let (upper, lower) = pair.split_at(source_width);
+            let blocks = upper.chunks_exact(2).zip(lower.chunks_exact(2)).take(width);
+            pixels.extend(blocks.map(|(top, bottom)| {
+                let sum = u16::from(top[0]) + u16::from(top[1]);
+                let sum = sum + u16::from(bottom[0]) + u16::from(bottom[1]);
+                (sum / 4) as u8
+            }));
+        }
+        return LumaImage { pixels, width: width as u32, height: height as u32 };
+    }
+
     let area = (factor * factor) as u32;
     let mut sums = vec![0u32; width];
-    let mut pixels = Vec::with_capacity(width * height);
     for block_row in 0..height {
         sums.fill(0);
         for y in block_row * factor..(block_row + 1) * factor {
-            let row = &frame.pixels[y * source_width..(y + 1) * source_width];
+            let row = &frame.pixels[y * source_width..y * source_width + width * factor];
             for (sum, block) in sums.iter_mut().zip(row.chunks_exact(factor)) {
                 *sum += block.iter().map(|&value| u32::from(value)).sum::<u32>();
             }

@@ -474,6 +474,35 @@ fn downscale_averages_blocks() {
     assert_eq!(small.pixels, vec![75, 240]);
 }
 
+/// Both loops of `downscale` (factor 2, any other factor) give the plain
+/// block average, edges dropped, on odd sizes too.
+#[test]
+fn downscale_matches_block_average() {
+    for (width, height) in [(7, 5), (8, 6), (13, 9)] {
+        let pixels: Vec<u8> = (0..width * height).map(|i| (i * 37 % 256) as u8).collect();
+        let frame = LumaFrame::new(&pixels, width, height).unwrap();
+        for factor in 1..=4u32 {
+            let small = frame::downscale(frame, factor);
+            let (w, h) = (width / factor, height / factor);
+            assert_eq!((small.width, small.height), (w, h), "{width}x{height} by {factor}");
+            for y in 0..h {
+                for x in 0..w {
+                    let mut sum = 0u32;
+                    for dy in 0..factor {
+                        for dx in 0..factor {
+                            let index = (y * factor + dy) * width + x * factor + dx;
+                            sum += u32::from(pixels[index as usize]);
+                        }
+                    }
+                    let expected = (sum / (factor * factor)) as u8;
+                    let actual = small.pixels[(y * w + x) as usize];
+                    assert_eq!(actual, expected, "{width}x{height} by {factor} at ({x}, {y})");
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn mirror_reverses_each_row() {
     let pixels = [1, 2, 3, 4, 5, 6];
