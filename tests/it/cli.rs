@@ -512,18 +512,31 @@ fn return_session_and_stocktake_commands() {
     assert_eq!(result["stocktake"]["unexpected"], serde_json::json!(["JJD0009"]));
 }
 
+/// Returns a POSIX `TZ` value in which it is now between 11:00 and 13:00,
+/// and today's date there, so that no local midnight falls inside a test.
+fn zone_at_noon() -> (String, String) {
+    use chrono::Timelike;
+    let now = chrono::Utc::now();
+    let offset_hours = 12 - i64::from(now.hour());
+    // POSIX counts the offset west of Greenwich: `NOON-3` is UTC+3.
+    let zone = format!("NOON{}", -offset_hours);
+    let today = (now + chrono::Duration::hours(offset_hours)).format("%Y-%m-%d").to_string();
+    (zone, today)
+}
+
 #[test]
 fn report_counts_today_as_csv() {
     let terminal = Terminal::signed_in();
-    terminal.json(["--json", "receive", "JJD0001"]);
-    terminal.json(["--json", "receive", "JJD0002", "--damaged", "wet"]);
-    let today = chrono::Local::now().format("%Y-%m-%d").to_string();
-    let output = terminal.run(["report", "--date", &today, "--csv"]);
+    let (zone, today) = zone_at_noon();
+    let run = |args: &[&str]| terminal.command().env("TZ", &zone).args(args).output().unwrap();
+    assert_eq!(run(&["--json", "receive", "JJD0001"]).status.code(), Some(0));
+    assert_eq!(run(&["--json", "receive", "JJD0002", "--damaged", "wet"]).status.code(), Some(0));
+    let output = run(&["report", "--date", &today, "--csv"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let text = String::from_utf8(output.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "operator,received,rejected,handed_over,refused,returned");
-    assert_eq!(lines[1], "clerk,1,1,0,0,0");
+    assert_eq!(lines[1], "clerk,1,1,0,0,0", "report for {today} in {zone}");
     assert_eq!(lines[2], "total,1,1,0,0,0");
     let json = terminal.json(["--json", "report", "--date", "2001-01-01"]);
     assert_eq!(json["report"]["total"]["received"], 0);
