@@ -69,12 +69,8 @@ pub fn encode_frame(pixels: &[u8], width: u32, height: u32) -> Result<Vec<u8>> {
             }
         }
         let (width, height) = (frame.width().div_ceil(2), frame.height().div_ceil(2));
-        frame = image::imageops::resize(
-            &frame,
-            width,
-            height,
-            image::imageops::FilterType::Triangle,
-        );
+        frame =
+            image::imageops::resize(&frame, width, height, image::imageops::FilterType::Triangle);
     }
 }
 

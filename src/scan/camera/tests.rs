@@ -340,7 +340,7 @@ fn captured_frame_arrives_once() {
         frame = scanner.try_frame();
         thread::sleep(Duration::from_millis(2));
     }
-    let frame = frame.expect("the worker sent the asked-for frame");
+    let frame = frame.expect("the worker sent the requested frame");
     assert_eq!((frame.view().width(), frame.view().height()), (160, 120));
     thread::sleep(Duration::from_millis(50));
     assert!(scanner.try_frame().is_none(), "one request sends one frame");
