@@ -997,3 +997,24 @@ fn session_controls_meet_touch_minimum() {
         }
     }
 }
+
+#[test]
+fn scanner_focus_returns_after_courier_entry() {
+    let app = new_window();
+    show_receive_drop_courier(&app);
+    let keys = record_scan_keys(&app);
+    let entered = Rc::new(RefCell::new(Vec::new()));
+    let sink = entered.clone();
+    app.global::<DropAdapter>()
+        .on_courier_entered(move |entry| sink.borrow_mut().push(entry.to_string()));
+
+    find(&app, "drop courier entry").mock_single_click(PointerEventButton::Left);
+    type_keys(&app, &["-", "7"]);
+    assert!(keys.borrow().is_empty(), "the courier field did not take the typed keys");
+    assert_eq!(app.global::<DropAdapter>().get_courier_entry(), "ZTO 42-7");
+
+    press(&app, "drop courier next");
+    assert_eq!(*entered.borrow(), ["ZTO 42-7"]);
+    type_keys(&app, &["J"]);
+    assert_eq!(*keys.borrow(), ["J"]);
+}
