@@ -28,6 +28,7 @@ use self::lifecycle::{Action, Context, Plan};
 pub use self::report::{DailyReport, OperatorCounts};
 pub use self::sessions::{
     DropSummary, ReturnOutcome, ReturnSummary, StocktakeSummary, courier_from_badge,
+    courier_from_entry, validate_courier,
 };
 use crate::protocol::{EventBody, RejectReason, ReturnCause};
 use crate::store::credentials::Credentials;

@@ -44,6 +44,45 @@ pub fn check(jpeg: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// JPEG qualities tried in turn until a photo fits [`MAX_PHOTO_BYTES`].
+const QUALITIES: [u8; 3] = [85, 70, 50];
+
+/// Encodes a greyscale camera frame (one byte a pixel, row by row) as a
+/// JPEG of at most [`MAX_PHOTO_BYTES`]. It lowers the quality step by step
+/// and then halves the size, until the JPEG fits.
+pub fn encode_frame(pixels: &[u8], width: u32, height: u32) -> Result<Vec<u8>> {
+    let expected = width as usize * height as usize;
+    if width == 0 || height == 0 || pixels.len() != expected {
+        return Err(DeskError::Invalid(format!(
+            "camera frame of {} bytes does not match {width} x {height} pixels: take the photo again",
+            pixels.len()
+        )));
+    }
+    let mut frame = image::GrayImage::from_raw(width, height, pixels.to_vec())
+        .expect("the buffer length was checked against the size");
+    loop {
+        for quality in QUALITIES {
+            let jpeg = encode_jpeg(&frame, quality)?;
+            if jpeg.len() <= MAX_PHOTO_BYTES {
+                check(&jpeg)?;
+                return Ok(jpeg);
+            }
+        }
+        let (width, height) = (frame.width().div_ceil(2), frame.height().div_ceil(2));
+        frame =
+            image::imageops::resize(&frame, width, height, image::imageops::FilterType::Triangle);
+    }
+}
+
+fn encode_jpeg(frame: &image::GrayImage, quality: u8) -> Result<Vec<u8>> {
+    let mut jpeg = Vec::new();
+    let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, quality);
+    frame.write_with_encoder(encoder).map_err(|error| {
+        DeskError::Invalid(format!("encoding the damage photo as JPEG failed: {error}"))
+    })?;
+    Ok(jpeg)
+}
+
 /// Decodes the base64 photo of a rejection event.
 pub fn decode(base64_text: &str) -> Option<Vec<u8>> {
     STANDARD.decode(base64_text).ok()
@@ -89,6 +128,52 @@ mod tests {
         jpeg.resize(MAX_PHOTO_BYTES + 1, 0);
         let error = encode_checked(&jpeg).unwrap_err();
         assert!(error.to_string().contains("more than"), "{error}");
+    }
+
+    /// Draws a frame of random grey noise, which JPEG compresses badly.
+    fn noise_frame(width: u32, height: u32) -> Vec<u8> {
+        let mut state: u32 = 0x9E37_79B9;
+        (0..width * height)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                (state >> 24) as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn frame_encodes_as_readable_jpeg() {
+        let pixels: Vec<u8> = (0..64 * 48).map(|index| (index % 256) as u8).collect();
+        let jpeg = encode_frame(&pixels, 64, 48).unwrap();
+        assert!(jpeg.starts_with(&JPEG_START));
+        let decoded = image::load_from_memory_with_format(&jpeg, image::ImageFormat::Jpeg).unwrap();
+        assert_eq!((decoded.width(), decoded.height()), (64, 48));
+    }
+
+    #[test]
+    fn large_noisy_frame_shrinks_within_bound() {
+        let (width, height) = (1920, 1080);
+        let pixels = noise_frame(width, height);
+        let first_try = encode_jpeg(
+            &image::GrayImage::from_raw(width, height, pixels.clone()).unwrap(),
+            QUALITIES[0],
+        )
+        .unwrap();
+        assert!(first_try.len() > MAX_PHOTO_BYTES, "the test frame must need shrinking");
+
+        let jpeg = encode_frame(&pixels, width, height).unwrap();
+        assert!(jpeg.len() <= MAX_PHOTO_BYTES, "{} bytes", jpeg.len());
+        let decoded = image::load_from_memory_with_format(&jpeg, image::ImageFormat::Jpeg).unwrap();
+        assert!(decoded.width() < width, "width {}", decoded.width());
+    }
+
+    #[test]
+    fn frame_of_wrong_length_is_invalid() {
+        let error = encode_frame(&[0; 10], 4, 4).unwrap_err();
+        assert!(error.to_string().contains("does not match 4 x 4"), "{error}");
+        assert!(encode_frame(&[], 0, 0).is_err());
     }
 
     #[test]

@@ -93,7 +93,17 @@ pub fn courier_from_badge(scan: &str) -> Option<&str> {
     (!id.is_empty()).then_some(id)
 }
 
-fn validate_courier(raw: &str) -> Result<String> {
+/// Returns the courier id in a clerk's entry: the id of a badge scan
+/// (`COURIER-<id>`), or else the entry itself, trimmed. The id is checked
+/// when a session starts.
+pub fn courier_from_entry(entry: &str) -> &str {
+    courier_from_badge(entry).unwrap_or(entry.trim())
+}
+
+/// Checks a courier id as a session needs it: not empty, at most
+/// [`MAX_COURIER_ID_LEN`] characters of letters, digits, `-`, `_` and `.`.
+/// Returns it trimmed.
+pub fn validate_courier(raw: &str) -> Result<String> {
     let id = validate_text("courier id", raw, MAX_COURIER_ID_LEN)?.ok_or_else(|| {
         DeskError::Invalid("courier id is empty: scan the courier's badge".to_owned())
     })?;

@@ -739,6 +739,23 @@ fn courier_badge_parsing() {
 }
 
 #[test]
+fn courier_entry_takes_badge_or_id() {
+    assert_eq!(courier_from_entry("COURIER-ZTO-0042"), "ZTO-0042");
+    assert_eq!(courier_from_entry(" ZTO-0042 "), "ZTO-0042");
+    assert_eq!(courier_from_entry("COURIER-"), "COURIER-");
+    assert_eq!(courier_from_entry(""), "");
+}
+
+#[test]
+fn courier_id_check_before_session() {
+    assert_eq!(validate_courier(" ZTO-0042 ").unwrap(), "ZTO-0042");
+    for bad in ["", "ZTO 7", "ZTO/7", &"Z".repeat(33)] {
+        let error = validate_courier(bad).unwrap_err();
+        assert!(matches!(error, DeskError::Invalid(_)), "{bad:?}: {error:?}");
+    }
+}
+
+#[test]
 fn rejection_photo_travels_in_event() {
     let fixture = Fixture::new();
     let mut desk = fixture.open();

@@ -1,6 +1,7 @@
-//! The camera behind the handover screen's "Camera" button: a
-//! [`CameraScanner`] started on request and polled from a UI timer, so the
-//! UI thread does not wait for frames while the camera looks for a code.
+//! The camera behind the handover screen's "Camera" button and the receive
+//! screen's damage "Photo" button. A [`CameraScanner`] is started on
+//! request and polled from a UI timer, so the UI thread does not wait for
+//! frames while the camera looks for a code or takes a photo.
 
 use std::cell::RefCell;
 use std::time::Duration;
@@ -8,6 +9,7 @@ use std::time::Duration;
 use slint::{Timer, TimerMode};
 
 use crate::scan::camera::{CameraConfig, CameraError, CameraScanner, CameraState};
+use crate::scan::decode::LumaImage;
 use crate::scan::{PickupCode, parse_pickup_code};
 
 /// How often the screen takes decoded codes and the camera's state.
@@ -28,6 +30,16 @@ pub enum CameraPoll {
     Looking(String),
     /// The camera is not running.
     Idle,
+}
+
+/// The result of one poll of the camera for a photo.
+pub enum PhotoPoll {
+    /// The frame asked for with [`CameraLink::capture_frame`].
+    Frame(LumaImage),
+    /// No camera is attached.
+    NoCamera,
+    /// The camera is starting or has not sent the frame yet.
+    Waiting,
 }
 
 /// The camera worker of the window, if one runs.
@@ -53,7 +65,7 @@ impl CameraLink {
         }
         let scanner = (self.starter)()?;
         *self.scanner.borrow_mut() = Some(scanner);
-        tracing::info!("ui: camera started for a pickup code");
+        tracing::info!("ui: camera started");
         Ok(())
     }
 
@@ -71,6 +83,28 @@ impl CameraLink {
         if scanner.is_some() {
             drop(scanner);
             tracing::info!("ui: camera stopped");
+        }
+    }
+
+    /// Requests the running worker's next frame, for
+    /// [`CameraLink::poll_photo`].
+    pub fn capture_frame(&self) {
+        if let Some(scanner) = self.scanner.borrow().as_ref() {
+            scanner.capture_frame();
+        }
+    }
+
+    /// Returns the frame asked for with [`CameraLink::capture_frame`] once
+    /// it has arrived, or else whether a camera is attached.
+    pub fn poll_photo(&self) -> PhotoPoll {
+        let scanner = self.scanner.borrow();
+        let Some(scanner) = scanner.as_ref() else { return PhotoPoll::NoCamera };
+        if let Some(frame) = scanner.try_frame() {
+            return PhotoPoll::Frame(frame);
+        }
+        match scanner.state() {
+            CameraState::NoCamera { .. } => PhotoPoll::NoCamera,
+            _ => PhotoPoll::Waiting,
         }
     }
 

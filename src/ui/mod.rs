@@ -2,13 +2,15 @@
 //!
 //! `ui/app.slint` exports the `AppWindow` component and one adapter global per
 //! screen (`SignInAdapter`, `HomeAdapter`, `ReceiveAdapter`,
-//! `HandoverAdapter`, `ReturnsAdapter`, `ProblemsAdapter`, `SettingsAdapter`)
+//! `HandoverAdapter`, `ReturnsAdapter`, `StocktakeAdapter`, `ProblemsAdapter`,
+//! `SettingsAdapter`, and `DropAdapter` for the receive screen's courier drop)
 //! plus the app-wide `AppState` and the scanner's `ScanInput`. Their default
 //! values are empty, so Rust sets every property it shows before the window
 //! appears.
 
 pub mod camera;
 mod cards;
+mod drop_adapter;
 mod handover_adapter;
 mod home_adapter;
 pub mod launch;
@@ -17,6 +19,7 @@ mod returns_adapter;
 mod settings_adapter;
 pub mod shell;
 mod sign_in_adapter;
+mod stocktake_adapter;
 pub mod text;
 pub mod tone;
 

@@ -1,14 +1,19 @@
 //! The receive screen: a scan receives an intact parcel; "damaged", tapped
-//! before or right after a scan, rejects it with a reason.
+//! before or right after a scan, rejects it with a reason and, where the
+//! terminal has a camera, a photo. The courier drop on this screen is in
+//! [`super::drop_adapter`].
 
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 
+use super::camera::PhotoPoll;
 use super::cards::{card, local_time};
+use super::drop_adapter;
 use super::shell::{Shell, not_a_parcel, with};
+use super::text::{tr, tr_args};
 use super::{AppWindow, OutcomeKind, ReceiveAdapter};
-use crate::desk::{DeskError, Receipt};
+use crate::desk::{DeskError, Receipt, photo};
 use crate::protocol::RejectReason;
 use crate::scan::{Scan, ScanKind};
 
@@ -21,7 +26,13 @@ pub struct ReceiveState {
     pub pending_reject: Option<String>,
     pub received: i32,
     pub rejected: i32,
+    /// The JPEG damage photo for the open reason picker.
+    pub photo: Option<Vec<u8>>,
 }
+
+/// Camera polls a photo waits for its frame before giving up: 5 s at one
+/// poll every 100 ms.
+const PHOTO_POLLS: u32 = 50;
 
 pub fn wire(app: &AppWindow, shell: &Rc<Shell>) {
     let adapter = app.global::<ReceiveAdapter>();
@@ -41,10 +52,16 @@ pub fn wire(app: &AppWindow, shell: &Rc<Shell>) {
     adapter.on_close_reason_picker(move || {
         with(&weak, |app, shell| {
             shell.receive.borrow_mut().pending_reject = None;
+            clear_photo(app, shell);
             let adapter = app.global::<ReceiveAdapter>();
             adapter.set_reason_picker_open(false);
             adapter.set_damaged_armed(false);
         })
+    });
+    let weak = Rc::downgrade(shell);
+    adapter.on_take_photo(move || {
+        let poll_weak = weak.clone();
+        with(&weak, |app, shell| take_photo(app, shell, poll_weak));
     });
 }
 
@@ -61,9 +78,15 @@ pub fn reset(app: &AppWindow) {
     adapter.set_shelf_picker_open(false);
     adapter.set_session_count(0);
     adapter.set_session_rejected_count(0);
+    adapter.set_photo_text("".into());
+    adapter.set_photo_kind(OutcomeKind::None);
+    adapter.set_photo_attached(false);
+    adapter.set_photo_busy(false);
 }
 
-fn show(app: &AppWindow, shell: &Shell, kind: OutcomeKind, title: &str, detail: &str) {
+/// Shows an outcome in the screen's banner, with its tone, and the counts
+/// of this visit.
+pub fn show(app: &AppWindow, shell: &Shell, kind: OutcomeKind, title: &str, detail: &str) {
     let adapter = app.global::<ReceiveAdapter>();
     adapter.set_outcome_kind(kind);
     adapter.set_outcome_title(title.into());
@@ -84,6 +107,9 @@ pub fn on_scan(app: &AppWindow, shell: &Shell, scan: &Scan) {
     let text = scan.text.as_str();
     if adapter.get_reason_picker_open() {
         return keep_picker(app, shell, text.trim());
+    }
+    if drop_adapter::on_scan(app, shell, text.trim()) {
+        return;
     }
     if let Some(message) = not_a_parcel(scan) {
         adapter.set_has_card(false);
@@ -117,6 +143,7 @@ pub fn on_scan(app: &AppWindow, shell: &Shell, scan: &Scan) {
             }
             adapter.set_card(card(&parcel));
             adapter.set_has_card(true);
+            drop_adapter::refresh(app, shell);
             let shelf = parcel.shelf.as_deref().map(|s| format!("Put it on shelf {s}"));
             if parcel.unexpected {
                 let detail = "Not in the manifest: keep it apart; the mall is told";
@@ -164,6 +191,7 @@ fn arm_damaged(app: &AppWindow, shell: &Shell, armed: bool) {
 /// until a reason is picked or the clerk cancels.
 fn open_picker(app: &AppWindow, shell: &Shell, barcode: &str) {
     shell.receive.borrow_mut().pending_reject = Some(barcode.to_owned());
+    clear_photo(app, shell);
     let adapter = app.global::<ReceiveAdapter>();
     adapter.set_reject_barcode(barcode.into());
     adapter.set_reason_picker_open(true);
@@ -193,9 +221,13 @@ fn reject(app: &AppWindow, shell: &Shell, reason: &str, note: &str) {
         return;
     };
     let note = (!note.trim().is_empty()).then_some(note);
-    let result = shell.desk.borrow_mut().reject(&barcode, reason, note);
+    let photo = shell.receive.borrow().photo.clone();
+    clear_photo(app, shell);
+    let result =
+        shell.desk.borrow_mut().reject_with_photo(&barcode, reason, note, photo.as_deref());
     match result {
         Ok(parcel) => {
+            drop_adapter::refresh(app, shell);
             {
                 let mut state = shell.receive.borrow_mut();
                 if state.last_received.as_deref() == Some(parcel.barcode.as_str()) {
@@ -233,5 +265,85 @@ fn shelve_last(app: &AppWindow, shell: &Shell, shelf: &str) {
             );
         }
         Err(error) => show(app, shell, OutcomeKind::Error, "Not shelved", &error.to_string()),
+    }
+}
+
+/// Forgets the photo of the reason picker and stops the camera.
+fn clear_photo(app: &AppWindow, shell: &Shell) {
+    shell.camera.stop();
+    shell.receive.borrow_mut().photo = None;
+    let adapter = app.global::<ReceiveAdapter>();
+    adapter.set_photo_text("".into());
+    adapter.set_photo_kind(OutcomeKind::None);
+    adapter.set_photo_attached(false);
+    adapter.set_photo_busy(false);
+}
+
+fn show_photo(app: &AppWindow, shell: &Shell, kind: OutcomeKind, text: &str) {
+    let symbol = match kind {
+        OutcomeKind::Success => "✓ ",
+        OutcomeKind::Warning => "! ",
+        OutcomeKind::Error => "✕ ",
+        OutcomeKind::None => "",
+    };
+    let adapter = app.global::<ReceiveAdapter>();
+    adapter.set_photo_kind(kind);
+    adapter.set_photo_text(format!("{symbol}{text}").into());
+    shell.tone_for(kind);
+}
+
+/// Starts the camera and requests one frame, which a UI timer then takes
+/// and encodes as the damage photo.
+fn take_photo(app: &AppWindow, shell: &Shell, weak: Weak<Shell>) {
+    shell.camera.stop();
+    shell.receive.borrow_mut().photo = None;
+    let adapter = app.global::<ReceiveAdapter>();
+    adapter.set_photo_attached(false);
+    if let Err(error) = shell.camera.start() {
+        let text = tr_args("Camera not started ({}): reject without a photo", &[&error]);
+        return show_photo(app, shell, OutcomeKind::Error, &text);
+    }
+    shell.camera.capture_frame();
+    adapter.set_photo_busy(true);
+    adapter.set_photo_kind(OutcomeKind::None);
+    adapter.set_photo_text(tr("Taking the photo: hold the parcel in front of the camera").into());
+    let mut polls = 0;
+    shell.camera.poll_every_tick(move || {
+        polls += 1;
+        with(&weak, |app, shell| poll_photo(app, shell, polls));
+    });
+}
+
+fn poll_photo(app: &AppWindow, shell: &Shell, polls: u32) {
+    let frame = match shell.camera.poll_photo() {
+        PhotoPoll::Frame(frame) => frame,
+        PhotoPoll::NoCamera => {
+            clear_photo(app, shell);
+            let text = tr("No camera found: pick a reason to reject without a photo");
+            return show_photo(app, shell, OutcomeKind::Warning, &text);
+        }
+        PhotoPoll::Waiting if polls < PHOTO_POLLS => return,
+        PhotoPoll::Waiting => {
+            clear_photo(app, shell);
+            let text = tr("The camera sent no picture: try again, or reject without a photo");
+            return show_photo(app, shell, OutcomeKind::Warning, &text);
+        }
+    };
+    shell.camera.stop();
+    app.global::<ReceiveAdapter>().set_photo_busy(false);
+    // NOTE: the encoding runs on the UI thread and blocks the screen while
+    // one frame encodes; its time was not measured on a handheld.
+    let view = frame.view();
+    match photo::encode_frame(view.pixels(), view.width(), view.height()) {
+        Ok(jpeg) => {
+            let text = tr_args("Photo attached ({} KiB)", &[&jpeg.len().div_ceil(1024)]);
+            shell.receive.borrow_mut().photo = Some(jpeg);
+            app.global::<ReceiveAdapter>().set_photo_attached(true);
+            show_photo(app, shell, OutcomeKind::Success, &text);
+        }
+        Err(error) => {
+            let text = tr_args("Photo not taken ({}): reject without it", &[&error]);
+            show_photo(app, shell, OutcomeKind::Error, &text);
+        }
     }
 }

@@ -17,8 +17,9 @@ use slint::{ComponentHandle, Timer, TimerMode};
 use super::camera::{CameraLink, CameraStarter};
 use super::tone::{Tone, ToneSink};
 use super::{
-    AppState, AppWindow, OutcomeKind, Page, ScanInput, ScanKey, classify_key, handover_adapter,
-    home_adapter, receive_adapter, returns_adapter, settings_adapter, sign_in_adapter,
+    AppState, AppWindow, OutcomeKind, Page, ScanInput, ScanKey, classify_key, drop_adapter,
+    handover_adapter, home_adapter, receive_adapter, returns_adapter, settings_adapter,
+    sign_in_adapter, stocktake_adapter,
 };
 use crate::config::Config;
 use crate::desk::Desk;
@@ -94,8 +95,10 @@ impl Shell {
         sign_in_adapter::wire(app, &shell);
         home_adapter::wire(app, &shell);
         receive_adapter::wire(app, &shell);
+        drop_adapter::wire(app, &shell);
         handover_adapter::wire(app, &shell);
         returns_adapter::wire(app, &shell);
+        stocktake_adapter::wire(app, &shell);
         settings_adapter::wire(app, &shell);
         receive_adapter::reset(app);
         handover_adapter::reset(app, &shell);
@@ -108,16 +111,16 @@ impl Shell {
 
     /// Shows `page`, preparing what it lists.
     pub fn open(&self, app: &AppWindow, page: Page) {
-        if page != Page::Handover {
-            self.camera.stop();
-        }
+        self.camera.stop();
         match page {
             Page::Receive => {
                 *self.receive.borrow_mut() = receive_adapter::ReceiveState::default();
                 receive_adapter::reset(app);
+                drop_adapter::load(app, self);
             }
             Page::Handover => handover_adapter::reset(app, self),
             Page::Returns => returns_adapter::load(app, self),
+            Page::Stocktake => stocktake_adapter::load(app, self),
             Page::Problems => home_adapter::load_problems(app, self),
             Page::Settings => settings_adapter::load(app, self),
             Page::SignIn => sign_in_adapter::reset(app),
@@ -162,6 +165,7 @@ impl Shell {
             Page::Receive => receive_adapter::on_scan(app, self, scan),
             Page::Handover => handover_adapter::on_scan(app, self, &scan.text),
             Page::Returns => returns_adapter::on_scan(app, self, &scan.text),
+            Page::Stocktake => stocktake_adapter::on_scan(app, self, &scan.text),
             page => {
                 tracing::debug!(?page, kind = ?scan.kind, "ui: scan ignored on a page without a scan field")
             }
@@ -175,6 +179,7 @@ impl Shell {
             Page::Receive => receive_adapter::show_invalid(app, self, &error.to_string()),
             Page::Handover => handover_adapter::show_invalid(app, self, &error.to_string()),
             Page::Returns => returns_adapter::show_invalid(app, self, &error.to_string()),
+            Page::Stocktake => stocktake_adapter::show_invalid(app, self, &error.to_string()),
             _ => {}
         }
     }

@@ -28,22 +28,22 @@ use crate::screens::{find, init_backend, press, type_keys};
 use crate::sync::Setup;
 
 /// A window wired to the terminal of `setup`, counting taps and scans.
-struct Counter {
-    app: AppWindow,
-    shell: Rc<Shell>,
-    taps: u32,
-    scans: u32,
+pub(crate) struct Counter {
+    pub(crate) app: AppWindow,
+    pub(crate) shell: Rc<Shell>,
+    pub(crate) taps: u32,
+    pub(crate) scans: u32,
 }
 
 impl Counter {
-    fn new(setup: &Setup) -> Counter {
+    pub(crate) fn new(setup: &Setup) -> Counter {
         Counter::with_context(setup, setup.desk(), None, None)
     }
 
     /// Opens a window over `desk`, with the camera of `camera` and the sync
     /// runtime of `runtime`. The settings file is `config.toml` in the
     /// terminal directory.
-    fn with_context(
+    pub(crate) fn with_context(
         setup: &Setup,
         desk: Desk,
         camera: Option<CameraStarter>,
@@ -70,7 +70,11 @@ impl Counter {
 
     /// Lets Slint's timers run, `steps` times 100 ms of mocked time, with a
     /// real pause each time so worker threads can progress, until `done`.
-    fn run_timers_until(&self, steps: u32, mut done: impl FnMut(&Counter) -> bool) -> bool {
+    pub(crate) fn run_timers_until(
+        &self,
+        steps: u32,
+        mut done: impl FnMut(&Counter) -> bool,
+    ) -> bool {
         for _ in 0..steps {
             if done(self) {
                 return true;
@@ -88,14 +92,14 @@ impl Counter {
         self.tap("keypad enter");
     }
 
-    fn tap(&mut self, label: &str) {
+    pub(crate) fn tap(&mut self, label: &str) {
         press(&self.app, label);
         self.taps += 1;
     }
 
     /// Types `text` then Enter, as a keyboard-wedge scanner does. Waits out
     /// the blanking window first, so a deliberate repeat is not dropped.
-    fn scan(&mut self, text: &str) {
+    pub(crate) fn scan(&mut self, text: &str) {
         std::thread::sleep(Duration::from_millis(320));
         let keys: Vec<String> = text.chars().map(String::from).chain(["\n".to_owned()]).collect();
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
@@ -103,11 +107,11 @@ impl Counter {
         self.scans += 1;
     }
 
-    fn page(&self) -> Page {
+    pub(crate) fn page(&self) -> Page {
         self.app.global::<AppState>().get_page()
     }
 
-    fn receive_title(&self) -> String {
+    pub(crate) fn receive_title(&self) -> String {
         self.app.global::<ReceiveAdapter>().get_outcome_title().to_string()
     }
 
@@ -116,11 +120,11 @@ impl Counter {
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap()
 }
 
-fn state_of(setup: &Setup, barcode: &str) -> ParcelState {
+pub(crate) fn state_of(setup: &Setup, barcode: &str) -> ParcelState {
     setup.desk().parcel(barcode).unwrap().unwrap().state
 }
 
@@ -308,7 +312,7 @@ fn sign_out_then_sign_in_with_pin() {
     assert_eq!(window.page(), Page::Home);
 }
 
-fn kinds(setup: &Setup) -> Vec<String> {
+pub(crate) fn kinds(setup: &Setup) -> Vec<String> {
     setup.desk().queue().unwrap().iter().map(|entry| entry.body.kind().to_owned()).collect()
 }
 
@@ -470,8 +474,8 @@ fn camera_without_device_says_so() {
 }
 
 /// A camera that shows the same generated image in every frame.
-struct StillCamera {
-    image: LumaImage,
+pub(crate) struct StillCamera {
+    pub(crate) image: LumaImage,
 }
 
 impl FrameSource for StillCamera {

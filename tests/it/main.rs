@@ -16,5 +16,6 @@ mod reliability_net;
 mod reliability_security;
 mod reliability_store;
 mod screens;
+mod sessions_screens;
 mod sync;
 mod window;

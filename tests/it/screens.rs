@@ -14,9 +14,10 @@ use std::rc::Rc;
 
 use i_slint_backend_testing::{ElementHandle, TestingBackend, TestingBackendOptions};
 use pickup_terminal::ui::{
-    AppState, AppWindow, HandoverAdapter, HandoverStep, HomeAdapter, LanguageChoice, OutcomeKind,
-    Page, ParcelCard, ProblemRow, ProblemsAdapter, ReceiveAdapter, ReturnItem, ReturnsAdapter,
-    ScanInput, SettingsAdapter, SignInAdapter,
+    AppState, AppWindow, DropAdapter, DropStep, HandoverAdapter, HandoverStep, HomeAdapter,
+    LanguageChoice, OutcomeKind, Page, ParcelCard, ProblemRow, ProblemsAdapter, ReceiveAdapter,
+    ReturnItem, ReturnsAdapter, ScanInput, SettingsAdapter, SignInAdapter, StocktakeAdapter,
+    StocktakeRow,
 };
 use slint::platform::{Key, PointerEventButton, WindowEvent};
 use slint::{
@@ -120,6 +121,60 @@ fn show_receive(app: &AppWindow) {
     receive.set_shelves(model(vec!["A1".into(), "B3".into()]));
     receive.set_session_count(12);
     receive.set_session_rejected_count(1);
+}
+
+fn show_receive_drop(app: &AppWindow) {
+    show_receive(app);
+    let drop = app.global::<DropAdapter>();
+    drop.set_open(true);
+    drop.set_courier("ZTO-0042".into());
+    drop.set_declared(20);
+    drop.set_scanned(13);
+    drop.set_rejected(1);
+    drop.set_step(DropStep::Closed);
+}
+
+fn show_receive_drop_courier(app: &AppWindow) {
+    show_receive(app);
+    let drop = app.global::<DropAdapter>();
+    drop.set_open(false);
+    drop.set_step(DropStep::Courier);
+    drop.set_courier_entry("ZTO 42".into());
+    drop.set_sheet_kind(OutcomeKind::Error);
+    drop.set_sheet_title("Invalid courier ID".into());
+    drop.set_sheet_detail(
+        "courier id \"ZTO 42\" contains ' ': use letters, digits, '-', '_' or '.'".into(),
+    );
+}
+
+fn show_receive_drop_count(app: &AppWindow) {
+    show_receive(app);
+    let drop = app.global::<DropAdapter>();
+    drop.set_open(false);
+    drop.set_step(DropStep::Count);
+    drop.set_pending_courier("ZTO-0042".into());
+    drop.set_count_entry("20".into());
+    drop.set_sheet_kind(OutcomeKind::None);
+}
+
+fn show_receive_drop_summary(app: &AppWindow) {
+    show_receive_drop(app);
+    let drop = app.global::<DropAdapter>();
+    drop.set_step(DropStep::Summary);
+    drop.set_received(12);
+    drop.set_missing(7);
+    drop.set_extra(0);
+    drop.set_sheet_kind(OutcomeKind::Warning);
+    drop.set_sheet_title("Count differs".into());
+    drop.set_sheet_detail("Check the figures with the courier before you confirm".into());
+}
+
+fn show_receive_photo(app: &AppWindow) {
+    show_receive_reasons(app);
+    let receive = app.global::<ReceiveAdapter>();
+    receive.set_photo_attached(true);
+    receive.set_photo_kind(OutcomeKind::Success);
+    receive.set_photo_text("✓ Photo attached (84 KiB)".into());
 }
 
 fn show_receive_armed(app: &AppWindow) {
@@ -280,6 +335,47 @@ fn show_returns(app: &AppWindow) {
     returns.set_outcome_detail("SF1400 2231 9012".into());
 }
 
+fn show_returns_session(app: &AppWindow) {
+    show_returns(app);
+    let returns = app.global::<ReturnsAdapter>();
+    returns.set_session_open(true);
+    returns.set_session_courier("ZTO-0042".into());
+    returns.set_can_confirm(true);
+}
+
+fn show_stocktake(app: &AppWindow) {
+    set_app_state(app, Page::Stocktake);
+    let stocktake = app.global::<StocktakeAdapter>();
+    stocktake.set_open(true);
+    stocktake.set_seen_count(31);
+    stocktake.set_expected_count(37);
+    stocktake.set_has_result(false);
+    stocktake.set_missing(model(Vec::new()));
+    stocktake.set_unexpected(model(Vec::new()));
+    stocktake.set_outcome_kind(OutcomeKind::Success);
+    stocktake.set_outcome_title("Seen".into());
+    stocktake.set_outcome_detail("SF1400 2231 9012: 31 scanned".into());
+}
+
+fn show_stocktake_result(app: &AppWindow) {
+    show_stocktake(app);
+    let row = |barcode: &str, detail: &str| StocktakeRow {
+        barcode: barcode.into(),
+        detail: detail.into(),
+    };
+    let stocktake = app.global::<StocktakeAdapter>();
+    stocktake.set_open(false);
+    stocktake.set_has_result(true);
+    stocktake.set_missing(model(vec![
+        row("JD0098 1123 4410", "Shelf C-1: On shelf, ready for pickup"),
+        row("YT2291 0045 7001", "Shelf D-4: To return to the courier"),
+    ]));
+    stocktake.set_unexpected(model(vec![row("ZT7781 3300 2145", "Handed over")]));
+    stocktake.set_outcome_kind(OutcomeKind::Warning);
+    stocktake.set_outcome_title("Stocktake closed with differences".into());
+    stocktake.set_outcome_detail("2 not found, 1 not expected: check them below".into());
+}
+
 fn show_problems(app: &AppWindow) {
     set_app_state(app, Page::Problems);
     let row = |title: &str, detail: &str, what_to_do: &str| ProblemRow {
@@ -341,6 +437,11 @@ const SCENES: &[(&str, ShowScene)] = &[
     ("receive_reasons", show_receive_reasons),
     ("receive_shelves", show_receive_shelves),
     ("receive_error", show_receive_error),
+    ("receive_drop", show_receive_drop),
+    ("receive_drop_courier_sheet", show_receive_drop_courier),
+    ("receive_drop_count_sheet", show_receive_drop_count),
+    ("receive_drop_summary_sheet", show_receive_drop_summary),
+    ("receive_reasons_photo", show_receive_photo),
     ("handover", show_handover_code),
     ("handover_locked", show_handover_locked),
     ("handover_wrong_code", show_handover_wrong_code),
@@ -351,6 +452,9 @@ const SCENES: &[(&str, ShowScene)] = &[
     ("handover_wrong", show_handover_wrong),
     ("handover_done", show_handover_done),
     ("returns", show_returns),
+    ("returns_open_session", show_returns_session),
+    ("stocktake", show_stocktake),
+    ("stocktake_closed", show_stocktake_result),
     ("problems", show_problems),
     ("settings", show_settings),
     ("settings_error", show_settings_error),
@@ -361,6 +465,15 @@ fn screenshot_dir() -> PathBuf {
     // directory even when CARGO_TARGET_DIR moves it.
     let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     target.parent().expect("CARGO_TARGET_TMPDIR has a parent").join("screenshots")
+}
+
+/// Writes what `app` shows to `target/screenshots/<name>.png`.
+pub(crate) fn save_screenshot(app: &AppWindow, name: &str) {
+    let directory = screenshot_dir();
+    std::fs::create_dir_all(&directory).expect("create screenshot directory");
+    let image = snapshot(app);
+    assert!(distinct_colours(&image) > 8, "{name} renders next to nothing");
+    write_png(&directory.join(format!("{name}.png")), &image);
 }
 
 fn snapshot(app: &AppWindow) -> SharedPixelBuffer<Rgba8Pixel> {
@@ -432,8 +545,9 @@ fn every_scene_renders_to_png() {
 
 #[test]
 fn scanner_keys_reach_rust_on_scan_pages() {
-    let scenes: [(&str, ShowScene); 5] = [
+    let scenes: [(&str, ShowScene); 6] = [
         ("receive", show_receive),
+        ("stocktake", show_stocktake),
         ("handover code", show_handover_code),
         ("handover confirm", show_handover_confirm),
         ("handover wrong", show_handover_wrong),
@@ -597,7 +711,7 @@ fn outcome_banner_shows_title_and_detail() {
 
 #[test]
 fn labelled_elements_exist_on_every_page() {
-    let pages: [(&str, ShowScene, &[&str]); 11] = [
+    let pages: [(&str, ShowScene, &[&str]); 17] = [
         (
             "sign in",
             show_sign_in,
@@ -614,6 +728,7 @@ fn labelled_elements_exist_on_every_page() {
                 "go receive",
                 "go handover",
                 "go returns",
+                "go stocktake",
                 "go problems",
                 "go settings",
                 "sync now",
@@ -639,6 +754,40 @@ fn labelled_elements_exist_on_every_page() {
                 "reason note",
                 "reason cancel",
             ],
+        ),
+        (
+            "receive drop",
+            show_receive_drop,
+            &["drop panel", "drop courier", "drop progress", "drop finish"],
+        ),
+        (
+            "drop courier sheet",
+            show_receive_drop_courier,
+            &["drop sheet", "drop courier entry", "drop cancel", "drop courier next", "outcome"],
+        ),
+        (
+            "drop count sheet",
+            show_receive_drop_count,
+            &["drop sheet title", "drop declared entry", "keypad 0", "keypad enter", "drop cancel"],
+        ),
+        (
+            "drop summary sheet",
+            show_receive_drop_summary,
+            &[
+                "drop summary declared",
+                "drop summary received",
+                "drop summary rejected",
+                "drop summary missing",
+                "drop summary extra",
+                "drop summary back",
+                "drop confirm",
+            ],
+        ),
+        ("reason photo", show_receive_photo, &["reason photo", "reason photo status"]),
+        (
+            "stocktake",
+            show_stocktake,
+            &["scan field", "stocktake progress", "stocktake close", "stocktake home"],
         ),
         (
             "handover code",
@@ -672,7 +821,14 @@ fn labelled_elements_exist_on_every_page() {
         (
             "returns",
             show_returns,
-            &["scan field", "returns progress", "courier id", "confirm return", "returns home"],
+            &[
+                "scan field",
+                "returns progress",
+                "courier id",
+                "start return",
+                "confirm return",
+                "returns home",
+            ],
         ),
         (
             "settings",
@@ -721,13 +877,22 @@ fn navigation_buttons_request_pages() {
     let sink = requested.clone();
     app.global::<AppState>().on_navigate(move |page| sink.borrow_mut().push(page));
 
-    for label in ["go receive", "go handover", "go returns", "go problems", "go settings"] {
+    let labels =
+        ["go receive", "go handover", "go returns", "go stocktake", "go problems", "go settings"];
+    for label in labels {
         press(&app, label);
     }
 
     assert_eq!(
         *requested.borrow(),
-        [Page::Receive, Page::Handover, Page::Returns, Page::Problems, Page::Settings]
+        [
+            Page::Receive,
+            Page::Handover,
+            Page::Returns,
+            Page::Stocktake,
+            Page::Problems,
+            Page::Settings
+        ]
     );
 }
 
@@ -795,4 +960,61 @@ fn adapters_start_without_sample_text() {
     assert_eq!(app.global::<SettingsAdapter>().get_status_text(), "");
     assert_eq!(app.global::<SignInAdapter>().get_operator_id(), "");
     assert_eq!(app.global::<HomeAdapter>().get_ready_count(), 0);
+}
+
+#[test]
+fn session_controls_meet_touch_minimum() {
+    let scenes: [(&str, ShowScene, &[&str]); 7] = [
+        ("receive", show_receive, &["drop start"]),
+        ("receive drop", show_receive_drop, &["drop finish", "damaged", "receive finish"]),
+        ("drop courier", show_receive_drop_courier, &["drop cancel", "drop courier next"]),
+        ("drop count", show_receive_drop_count, &["keypad 5", "keypad enter", "drop cancel"]),
+        ("drop summary", show_receive_drop_summary, &["drop summary back", "drop confirm"]),
+        ("reason photo", show_receive_photo, &["reason photo"]),
+        ("stocktake", show_stocktake, &["stocktake close", "stocktake home"]),
+    ];
+    for (name, show, labels) in scenes {
+        let app = new_window();
+        show(&app);
+        for label in labels {
+            let size = find(&app, label).size();
+            assert!(size.height >= 48.0, "{label} on {name} is {} px high", size.height);
+            assert!(size.width >= 48.0, "{label} on {name} is {} px wide", size.width);
+            let bottom = bottom_of(&app, label);
+            assert!(bottom <= HEIGHT as f32, "{label} on {name} ends at {bottom} px");
+        }
+    }
+    for (name, show, labels) in [
+        ("returns", show_returns as ShowScene, &["start return", "confirm return"][..]),
+        ("returns session", show_returns_session, &["confirm return"][..]),
+        ("stocktake closed", show_stocktake_result, &["stocktake start"][..]),
+    ] {
+        let app = new_window();
+        show(&app);
+        for label in labels {
+            let size = find(&app, label).size();
+            assert!(size.height >= 48.0, "{label} on {name} is {} px high", size.height);
+        }
+    }
+}
+
+#[test]
+fn scanner_focus_returns_after_courier_entry() {
+    let app = new_window();
+    show_receive_drop_courier(&app);
+    let keys = record_scan_keys(&app);
+    let entered = Rc::new(RefCell::new(Vec::new()));
+    let sink = entered.clone();
+    app.global::<DropAdapter>()
+        .on_courier_entered(move |entry| sink.borrow_mut().push(entry.to_string()));
+
+    find(&app, "drop courier entry").mock_single_click(PointerEventButton::Left);
+    type_keys(&app, &["-", "7"]);
+    assert!(keys.borrow().is_empty(), "the courier field did not take the typed keys");
+    assert_eq!(app.global::<DropAdapter>().get_courier_entry(), "ZTO 42-7");
+
+    press(&app, "drop courier next");
+    assert_eq!(*entered.borrow(), ["ZTO 42-7"]);
+    type_keys(&app, &["J"]);
+    assert_eq!(*keys.borrow(), ["J"]);
 }

@@ -12,13 +12,13 @@ mod source;
 mod tests;
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use crate::scan::decode::{DecodeOptions, Decoded, Decoder};
+use crate::scan::decode::{DecodeOptions, Decoded, Decoder, LumaImage};
 
 use repeat::RepeatFilter;
 pub use source::FrameSource;
@@ -125,6 +125,10 @@ impl fmt::Display for CameraState {
 /// Dropping the scanner stops the worker and waits for it.
 pub struct CameraScanner {
     results: Receiver<Decoded>,
+    /// Set by [`CameraScanner::capture_frame`], cleared by the worker when it
+    /// sends the next frame to `frames`.
+    capture: Arc<AtomicBool>,
+    frames: Receiver<LumaImage>,
     state: Arc<Mutex<CameraState>>,
     panics: Arc<AtomicU64>,
     stop: Option<Sender<()>>,
@@ -153,6 +157,8 @@ impl CameraScanner {
     {
         let (results_sender, results) = mpsc::sync_channel(RESULT_CAPACITY);
         let (stop, stop_receiver) = mpsc::channel();
+        let (frame_sender, frames) = mpsc::sync_channel(1);
+        let capture = Arc::new(AtomicBool::new(false));
         let state = Arc::new(Mutex::new(CameraState::Starting));
         let decoder = Decoder::new(config.decode);
         let panics = decoder.panic_counter();
@@ -162,13 +168,36 @@ impl CameraScanner {
             decoder,
             state: Arc::clone(&state),
             results: results_sender,
+            capture: Arc::clone(&capture),
+            frames: frame_sender,
             stop: stop_receiver,
         };
         let handle = thread::Builder::new()
             .name("camera".to_owned())
             .spawn(move || worker.run(make_source()))
             .map_err(|error| CameraError::Spawn(error.to_string()))?;
-        Ok(CameraScanner { results, state, panics, stop: Some(stop), worker: Some(handle) })
+        Ok(CameraScanner {
+            results,
+            capture,
+            frames,
+            state,
+            panics,
+            stop: Some(stop),
+            worker: Some(handle),
+        })
+    }
+
+    /// Requests a copy of the worker's next frame, which
+    /// [`CameraScanner::try_frame`] then returns. The worker goes on
+    /// decoding codes meanwhile.
+    pub fn capture_frame(&self) {
+        self.capture.store(true, Ordering::Relaxed);
+    }
+
+    /// Returns the frame asked for with [`CameraScanner::capture_frame`]
+    /// once the worker has sent it.
+    pub fn try_frame(&self) -> Option<LumaImage> {
+        self.frames.try_recv().ok()
     }
 
     /// Waits for the next decoded code. Returns `None` once the worker has
@@ -228,6 +257,8 @@ struct Worker {
     repeats: RepeatFilter,
     state: Arc<Mutex<CameraState>>,
     results: SyncSender<Decoded>,
+    capture: Arc<AtomicBool>,
+    frames: SyncSender<LumaImage>,
     stop: Receiver<()>,
 }
 
@@ -294,6 +325,11 @@ impl Worker {
                 Err(error) => return (StreamEnd::Failed(error), frames),
             };
             frames += 1;
+            if self.capture.swap(false, Ordering::Relaxed) {
+                // A full channel already contains an untaken frame, which
+                // serves the request as well.
+                let _ = self.frames.try_send(image.clone());
+            }
             let decoded = self.decoder.decode(image.view());
             for symbol in self.repeats.admit(decoded) {
                 self.send(symbol);

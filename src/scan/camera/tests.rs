@@ -175,6 +175,7 @@ fn streaming_state_carries_frame_size() {
 fn retry_delay_doubles_up_to_max() {
     let (_stop, stop_receiver) = mpsc::channel();
     let (results, _receiver) = mpsc::sync_channel(1);
+    let (frames, _frame_receiver) = mpsc::sync_channel(1);
     let config = CameraConfig::default();
     let worker = Worker {
         repeats: RepeatFilter::new(1),
@@ -182,6 +183,8 @@ fn retry_delay_doubles_up_to_max() {
         state: Arc::new(Mutex::new(CameraState::Starting)),
         config,
         results,
+        capture: Arc::new(AtomicBool::new(false)),
+        frames,
         stop: stop_receiver,
     };
     assert_eq!(worker.retry_delay(1), Duration::from_millis(500));
@@ -308,4 +311,37 @@ fn missing_device_classified_as_not_found() {
         "V4L2 Error: No such file or directory (os error 2)".into(),
     );
     assert_eq!(source::classify(error), CameraError::NotFound);
+}
+
+/// A camera that shows the same blank frame forever, a little slowly.
+struct SteadySource;
+
+impl FrameSource for SteadySource {
+    fn open(&mut self) -> Result<(u32, u32), CameraError> {
+        Ok((160, 120))
+    }
+
+    fn frame(&mut self) -> Result<LumaImage, CameraError> {
+        thread::sleep(Duration::from_millis(5));
+        Ok(blank_frame())
+    }
+
+    fn close(&mut self) {}
+}
+
+#[test]
+fn captured_frame_arrives_once() {
+    let scanner = CameraScanner::start_with(fast_config(), || SteadySource).unwrap();
+    assert!(scanner.try_frame().is_none(), "no frame before one is asked for");
+    scanner.capture_frame();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut frame = None;
+    while frame.is_none() && Instant::now() < deadline {
+        frame = scanner.try_frame();
+        thread::sleep(Duration::from_millis(2));
+    }
+    let frame = frame.expect("the worker sent the requested frame");
+    assert_eq!((frame.view().width(), frame.view().height()), (160, 120));
+    thread::sleep(Duration::from_millis(50));
+    assert!(scanner.try_frame().is_none(), "one request sends one frame");
 }
