@@ -9,8 +9,10 @@
 
 pub mod camera;
 mod cards;
+pub mod catalog;
 mod handover_adapter;
 mod home_adapter;
+pub mod language;
 pub mod launch;
 mod receive_adapter;
 mod returns_adapter;

@@ -1,11 +1,15 @@
 //! The returns screen: parcels to give back to the courier, each scanned
 //! out, then the count confirmed.
+//!
+//! NOTE: a desk error shows its own English message as the detail, under a
+//! translated title.
 
 use std::rc::Rc;
 
 use slint::{ComponentHandle, ModelRc, VecModel};
 
 use super::shell::{Shell, with};
+use super::text::{tr, tr_args};
 use super::{AppWindow, OutcomeKind, ReturnItem, ReturnsAdapter};
 use crate::protocol::ReturnCause;
 use crate::store::parcels::{Parcel, ParcelState};
@@ -25,14 +29,14 @@ pub fn wire(app: &AppWindow, shell: &Rc<Shell>) {
 
 fn reason_text(parcel: &Parcel) -> String {
     let cause = match parcel.return_cause {
-        Some(ReturnCause::Refused) => "Refused by the customer",
-        Some(ReturnCause::Overdue) => "Not collected in time",
-        Some(ReturnCause::Recalled) => "Recalled by the mall",
-        None => "To return",
+        Some(ReturnCause::Refused) => tr("Refused by the customer"),
+        Some(ReturnCause::Overdue) => tr("Not collected in time"),
+        Some(ReturnCause::Recalled) => tr("Recalled by the mall"),
+        None => tr("To return"),
     };
     match &parcel.return_note {
-        Some(note) => format!("{cause}: {note}"),
-        None => cause.to_owned(),
+        Some(note) => tr_args("{}: {}", &[&cause, note]),
+        None => cause,
     }
 }
 
@@ -80,7 +84,7 @@ fn show(app: &AppWindow, shell: &Shell, kind: OutcomeKind, title: &str, detail: 
 }
 
 pub fn show_invalid(app: &AppWindow, shell: &Shell, message: &str) {
-    show(app, shell, OutcomeKind::Error, "Invalid scan", message);
+    show(app, shell, OutcomeKind::Error, &tr("Invalid scan"), message);
 }
 
 pub fn on_scan(app: &AppWindow, shell: &Shell, text: &str) {
@@ -88,14 +92,14 @@ pub fn on_scan(app: &AppWindow, shell: &Shell, text: &str) {
     let on_list = shell.returns.borrow().parcels.iter().any(|parcel| parcel.barcode == barcode);
     let already = shell.returns.borrow().scanned.contains(&barcode);
     if already {
-        show(app, shell, OutcomeKind::Warning, "Already scanned", &barcode);
+        show(app, shell, OutcomeKind::Warning, &tr("Already scanned"), &barcode);
     } else if on_list {
         shell.returns.borrow_mut().scanned.push(barcode.clone());
         show_list(app, shell);
-        show(app, shell, OutcomeKind::Success, "Scanned", &barcode);
+        show(app, shell, OutcomeKind::Success, &tr("Scanned"), &barcode);
     } else {
-        let detail = format!("{barcode} is not on the return list: keep it on its shelf");
-        show(app, shell, OutcomeKind::Error, "Not to return", &detail);
+        let detail = tr_args("{} is not on the return list: keep it on its shelf", &[&barcode]);
+        show(app, shell, OutcomeKind::Error, &tr("Not to return"), &detail);
     }
 }
 
@@ -112,10 +116,10 @@ fn confirm(app: &AppWindow, shell: &Shell, courier: &str) {
     }
     load(app, shell);
     if failures.is_empty() {
-        let detail = format!("{returned} parcels given to the courier");
-        show(app, shell, OutcomeKind::Success, "Returned", &detail);
+        let detail = tr_args("{} parcels given to the courier", &[&returned]);
+        show(app, shell, OutcomeKind::Success, &tr("Returned"), &detail);
     } else {
-        let detail = format!("{returned} returned; {}", failures.join("; "));
-        show(app, shell, OutcomeKind::Error, "Some parcels not returned", &detail);
+        let detail = tr_args("{} returned; {}", &[&returned, &failures.join("; ")]);
+        show(app, shell, OutcomeKind::Error, &tr("Some parcels not returned"), &detail);
     }
 }
