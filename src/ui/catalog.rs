@@ -90,7 +90,8 @@ pub fn parse(text: &str) -> Result<Vec<CatalogEntry>, String> {
             field_mut(&mut entry, target).push_str(&value);
             continue;
         }
-        let (keyword, rest) = line.split_once(char::is_whitespace).ok_or_else(|| fail("no value"))?;
+        let (keyword, rest) =
+            line.split_once(char::is_whitespace).ok_or_else(|| fail("no value"))?;
         let value = unquote(rest.trim()).ok_or_else(|| fail("invalid string"))?;
         let next = match keyword {
             "msgctxt" => Field::Context,
@@ -120,10 +121,10 @@ pub fn parse(text: &str) -> Result<Vec<CatalogEntry>, String> {
         } else if !started {
             return Err(fail("no msgid before it"));
         }
-        if let Field::Translation(number) = next {
-            if entry.translations.len() <= number {
-                entry.translations.resize(number + 1, String::new());
-            }
+        if let Field::Translation(number) = next
+            && entry.translations.len() <= number
+        {
+            entry.translations.resize(number + 1, String::new());
         }
         let slot = field_mut(&mut entry, next);
         slot.clear();

@@ -5,7 +5,7 @@ use super::text::{self, Language};
 
 /// Switches the screens on this thread to the language of the `ui.language`
 /// setting (`auto`, `en` or `zh_CN`) and returns it. Slint re-evaluates
-/// every `@tr` at once; Rust-built strings already on screen keep their
+/// every `@tr` at once, but Rust-built strings already on screen keep their
 /// language until the adapter that built them sets them again.
 ///
 /// Slint requires a component to exist on this thread before the call.

@@ -214,8 +214,7 @@ fn reject(app: &AppWindow, shell: &Shell, reason: &str, note: &str) {
             }
             adapter.set_card(card(&parcel));
             adapter.set_has_card(true);
-            let detail =
-                tr_args("{}: give it back to the courier", &[&reject_reason_text(reason)]);
+            let detail = tr_args("{}: give it back to the courier", &[&reject_reason_text(reason)]);
             show(app, shell, OutcomeKind::Warning, &tr("Rejected"), &detail);
         }
         Err(error) => show(app, shell, OutcomeKind::Error, &tr("Not rejected"), &error.to_string()),

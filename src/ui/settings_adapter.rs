@@ -76,8 +76,9 @@ fn show_enrolment(app: &AppWindow, shell: &Shell) {
             );
             adapter.set_status_text(text.into());
         }
-        Ok(None) => adapter
-            .set_status_text(tr("Not enrolled: enter the backend address and token").into()),
+        Ok(None) => {
+            adapter.set_status_text(tr("Not enrolled: enter the backend address and token").into())
+        }
         Err(error) => adapter.set_status_text(error.to_string().into()),
     }
 }

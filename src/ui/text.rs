@@ -159,13 +159,18 @@ mod tests {
     #[test]
     fn locale_variables_rank_lc_all_first() {
         fn env<'a>(pairs: &'a [(&str, &str)]) -> impl Fn(&str) -> Option<String> + 'a {
-            move |name| pairs.iter().find(|(key, _)| *key == name).map(|(_, value)| value.to_string())
+            move |name| {
+                pairs.iter().find(|(key, _)| *key == name).map(|(_, value)| value.to_string())
+            }
         }
         let all = [("LC_ALL", "zh_CN.UTF-8"), ("LC_MESSAGES", "en_US"), ("LANG", "en_US")];
         assert_eq!(locale_from(env(&all)).as_deref(), Some("zh_CN.UTF-8"));
         let messages = [("LC_ALL", ""), ("LC_MESSAGES", "en_US"), ("LANG", "zh_CN")];
         assert_eq!(locale_from(env(&messages)).as_deref(), Some("en_US"));
-        assert_eq!(locale_from(env(&[("LANG", "zh_CN.GB18030")])).as_deref(), Some("zh_CN.GB18030"));
+        assert_eq!(
+            locale_from(env(&[("LANG", "zh_CN.GB18030")])).as_deref(),
+            Some("zh_CN.GB18030")
+        );
         assert_eq!(locale_from(env(&[])), None);
     }
 
@@ -177,7 +182,10 @@ mod tests {
         assert_eq!(tr("A msgid the catalog lacks"), "A msgid the catalog lacks");
         set_language(Language::English);
         assert_eq!(tr("Wrong parcel"), "Wrong parcel");
-        assert_eq!(tr_args("Give {} to the customer", &[&"JJD0001"]), "Give JJD0001 to the customer");
+        assert_eq!(
+            tr_args("Give {} to the customer", &[&"JJD0001"]),
+            "Give JJD0001 to the customer"
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
-//! The screens in Simplified Chinese: the zh_CN catalog covers every msgid
-//! of the `.slint` files and of the Rust UI code, and the wired window,
-//! over a real desk on a SQLite file, shows Chinese at start-up and right
-//! after Settings saves the language.
+//! The screens in Simplified Chinese. The zh_CN catalog covers every msgid
+//! of the `.slint` files and of the Rust UI code. The wired window, over a
+//! real desk on a SQLite file, shows Chinese at start-up and right after
+//! Settings saves the language.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -115,7 +115,8 @@ fn slint_msgids(path: &Path, source: &str) -> (Vec<Msgid>, Vec<String>) {
         };
         let after = skip_whitespace(source, end);
         if source[after..].starts_with("=>") {
-            problems.push(format!("{place}: @tr with a context, which the catalog lacks: {text:?}"));
+            problems
+                .push(format!("{place}: @tr with a context, which the catalog lacks: {text:?}"));
             continue;
         }
         let plural = if source[after..].starts_with('|') {
@@ -295,7 +296,8 @@ fn catalog_check_reports_each_fault() {
 
 #[test]
 fn scans_read_plurals_and_continued_literals() {
-    let slint = r#"text: @tr("Fetch {n} parcel" | "Fetch {n} parcels" % count); x: @tr( "Say \"hi\"");"#;
+    let slint =
+        r#"text: @tr("Fetch {n} parcel" | "Fetch {n} parcels" % count); x: @tr( "Say \"hi\"");"#;
     let (found, problems) = slint_msgids(Path::new("a.slint"), slint);
     assert!(problems.is_empty(), "{problems:?}");
     assert_eq!(found.len(), 2);

@@ -6,7 +6,7 @@
 //! Sample data is set from Rust, as the desk wiring will, so the pictures do
 //! not depend on the preview defaults in the `.slint` files. Sample texts
 //! that the adapters build go through `tr`, so the Chinese pictures show
-//! them translated; the rest stand for desk messages, which stay English.
+//! them translated. The rest stand for desk messages, which stay English.
 
 use std::cell::RefCell;
 use std::fs::File;
@@ -306,10 +306,8 @@ fn show_problems(app: &AppWindow) {
         detail: detail.into(),
         what_to_do: what_to_do.into(),
     };
-    let not_accepted = tr_args(
-        "Not accepted by the mall: {} {}",
-        &[&tr("handed over"), &"YT2291 0045 7713"],
-    );
+    let not_accepted =
+        tr_args("Not accepted by the mall: {} {}", &[&tr("handed over"), &"YT2291 0045 7713"]);
     app.global::<ProblemsAdapter>().set_rows(model(vec![
         row(
             &tr_args("Conflict: {}", &[&"JD0098 1123 9999"]),
@@ -347,7 +345,8 @@ fn show_settings_error(app: &AppWindow) {
     let settings = app.global::<SettingsAdapter>();
     settings.set_shift_hours("30".into());
     settings.set_save_failed(true);
-    let error = "setting desk.shift_hours = 30 is invalid: use a whole number of hours from 1 to 24";
+    let error =
+        "setting desk.shift_hours = 30 is invalid: use a whole number of hours from 1 to 24";
     settings.set_save_text(tr_args("Not saved: {}", &[&error]).into());
 }
 
