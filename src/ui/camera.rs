@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use slint::{Timer, TimerMode};
 
+use super::text::tr;
 use crate::scan::camera::{CameraConfig, CameraError, CameraScanner, CameraState};
 use crate::scan::decode::LumaImage;
 use crate::scan::{PickupCode, parse_pickup_code};
@@ -122,13 +123,14 @@ impl CameraLink {
         }
         match scanner.state() {
             CameraState::NoCamera { .. } => CameraPoll::NoCamera,
-            CameraState::Starting => CameraPoll::Looking("Starting the camera".to_owned()),
-            CameraState::Streaming { .. } if other_code => CameraPoll::Looking(
-                "That is not a pickup code: show the code from the text message".to_owned(),
-            ),
-            CameraState::Streaming { .. } => CameraPoll::Looking(
-                "Looking for a code: hold the phone up to the camera".to_owned(),
-            ),
+            CameraState::Starting => CameraPoll::Looking(tr("Starting the camera")),
+            CameraState::Streaming { .. } if other_code => CameraPoll::Looking(tr(
+                "That is not a pickup code: show the code from the text message",
+            )),
+            CameraState::Streaming { .. } => {
+                CameraPoll::Looking(tr("Looking for a code: hold the phone up to the camera"))
+            }
+            // NOTE: the camera module's own state text stays in English.
             state => CameraPoll::Looking(state.to_string()),
         }
     }

@@ -3,6 +3,8 @@
 use chrono::{DateTime, Local, Utc};
 
 use super::ParcelCard;
+use super::text::tr;
+use crate::protocol::RejectReason;
 use crate::store::parcels::{Parcel, ParcelState};
 
 /// Formats a time as the clerk's local wall-clock time, with the date when
@@ -19,14 +21,45 @@ pub fn local_time(time: DateTime<Utc>) -> String {
 /// Returns the state as the counter names it.
 pub fn state_text(parcel: &Parcel) -> String {
     match parcel.state {
-        ParcelState::Expected => "Expected".to_owned(),
-        ParcelState::Received => "On shelf, code not yet sent".to_owned(),
-        ParcelState::Ready => "On shelf, ready for pickup".to_owned(),
-        ParcelState::Rejected => "Rejected, back with the courier".to_owned(),
-        ParcelState::HandedOver => "Handed over".to_owned(),
-        ParcelState::ReturnPending => "To return to the courier".to_owned(),
-        ParcelState::Returned => "Returned to the courier".to_owned(),
-        ParcelState::Cancelled => "Cancelled by the mall".to_owned(),
+        ParcelState::Expected => tr("Expected"),
+        ParcelState::Received => tr("On shelf, code not yet sent"),
+        ParcelState::Ready => tr("On shelf, ready for pickup"),
+        ParcelState::Rejected => tr("Rejected, back with the courier"),
+        ParcelState::HandedOver => tr("Handed over"),
+        ParcelState::ReturnPending => tr("To return to the courier"),
+        ParcelState::Returned => tr("Returned to the courier"),
+        ParcelState::Cancelled => tr("Cancelled by the mall"),
+    }
+}
+
+/// Returns the damage reason as the clerk reads it: the wire name with
+/// spaces, translated.
+pub fn reject_reason_text(reason: RejectReason) -> String {
+    match reason {
+        RejectReason::Crushed => tr("crushed"),
+        RejectReason::Wet => tr("wet"),
+        RejectReason::Torn => tr("torn"),
+        RejectReason::Opened => tr("opened"),
+        RejectReason::WrongAddress => tr("wrong address"),
+        RejectReason::Other => tr("other"),
+    }
+}
+
+/// Returns an outbox event kind (`EventBody::kind`) as the clerk reads it:
+/// the wire name with spaces, translated.
+pub fn event_kind_text(kind: &str) -> String {
+    match kind {
+        "received" => tr("received"),
+        "rejected" => tr("rejected"),
+        "handed_over" => tr("handed over"),
+        "return_pending" => tr("return pending"),
+        "returned" => tr("returned"),
+        "shelf_changed" => tr("shelf changed"),
+        "code_reissue_requested" => tr("code reissue requested"),
+        "drop_closed" => tr("drop closed"),
+        "return_session_closed" => tr("return session closed"),
+        "stocktake_closed" => tr("stocktake closed"),
+        other => other.replace('_', " "),
     }
 }
 

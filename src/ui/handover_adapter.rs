@@ -2,6 +2,9 @@
 //! camera, then a scan of each parcel it unlocks. A parcel the code does not
 //! unlock fills the screen red and records nothing. The screen also records
 //! a refusal at the counter and requests a new code for a lost text.
+//!
+//! NOTE: a desk error shows its own English message as the detail, under a
+//! translated title.
 
 use std::rc::{Rc, Weak};
 
@@ -10,6 +13,7 @@ use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 use super::camera::CameraPoll;
 use super::cards::card;
 use super::shell::{Shell, with};
+use super::text::{tr, tr_args};
 use super::{AppWindow, HandoverAdapter, HandoverStep, OutcomeKind, ParcelCard};
 use crate::desk::DeskError;
 use crate::scan::PICKUP_CODE_DIGITS;
@@ -97,9 +101,9 @@ pub fn show_lock(app: &AppWindow, shell: &Shell, locked_s: Option<u64>) {
         state.locked_by_wrong_code = false;
         String::new()
     } else if state.locked_by_wrong_code {
-        format!("Wrong code. Too many wrong codes: code entry is locked for {seconds} s")
+        tr_args("Wrong code. Too many wrong codes: code entry is locked for {} s", &[&seconds])
     } else {
-        format!("Too many wrong codes: code entry is locked for {seconds} s")
+        tr_args("Too many wrong codes: code entry is locked for {} s", &[&seconds])
     };
     adapter.set_lock_text(text.into());
 }
@@ -127,9 +131,9 @@ fn show_parcels(app: &AppWindow, shell: &Shell) {
         .map(|parcel| {
             let mut card = card(parcel);
             card.state_label = if state.handed_over.contains(&parcel.barcode) {
-                "Handed over".into()
+                tr("Handed over").into()
             } else {
-                "Scan to hand over".into()
+                tr("Scan to hand over").into()
             };
             card
         })
@@ -151,11 +155,11 @@ fn enter_code(app: &AppWindow, shell: &Shell, code: &str) {
             show_parcels(app, shell);
             adapter.set_step(HandoverStep::ConfirmParcel);
             let detail = if count == 1 {
-                "Scan the parcel before you hand it over".to_owned()
+                tr("Scan the parcel before you hand it over")
             } else {
-                format!("{count} parcels: scan each one before you hand it over")
+                tr_args("{} parcels: scan each one before you hand it over", &[&count])
             };
-            show(app, shell, OutcomeKind::Success, "Code accepted", &detail);
+            show(app, shell, OutcomeKind::Success, &tr("Code accepted"), &detail);
         }
         Err(error) => {
             adapter.set_code("".into());
@@ -163,21 +167,21 @@ fn enter_code(app: &AppWindow, shell: &Shell, code: &str) {
                 shell.handover.borrow_mut().locked_by_wrong_code = *after_wrong_code;
             }
             let title = match &error {
-                DeskError::CodeLocked { after_wrong_code: true, .. } => "Wrong code",
-                DeskError::CodeLocked { .. } => "Code entry locked",
-                DeskError::WrongCode { .. } => "Wrong code",
-                DeskError::CodeUsed => "Code already used",
-                DeskError::Invalid(_) => "Invalid code",
-                _ => "No parcel",
+                DeskError::CodeLocked { after_wrong_code: true, .. } => tr("Wrong code"),
+                DeskError::CodeLocked { .. } => tr("Code entry locked"),
+                DeskError::WrongCode { .. } => tr("Wrong code"),
+                DeskError::CodeUsed => tr("Code already used"),
+                DeskError::Invalid(_) => tr("Invalid code"),
+                _ => tr("No parcel"),
             };
-            show(app, shell, OutcomeKind::Error, title, &error.to_string());
+            show(app, shell, OutcomeKind::Error, &title, &error.to_string());
         }
     }
     shell.refresh(app);
 }
 
 pub fn show_invalid(app: &AppWindow, shell: &Shell, message: &str) {
-    show(app, shell, OutcomeKind::Error, "Invalid scan", message);
+    show(app, shell, OutcomeKind::Error, &tr("Invalid scan"), message);
 }
 
 pub fn on_scan(app: &AppWindow, shell: &Shell, text: &str) {
@@ -218,22 +222,24 @@ fn confirm_parcel(app: &AppWindow, shell: &Shell, barcode: &str) {
                     app,
                     shell,
                     OutcomeKind::Success,
-                    "Handed over",
-                    &format!("Give {} to the customer", parcel.barcode),
+                    &tr("Handed over"),
+                    &tr_args("Give {} to the customer", &[&parcel.barcode]),
                 );
             } else {
                 adapter.set_step(HandoverStep::ConfirmParcel);
-                show(app, shell, OutcomeKind::Success, "Handed over", "Scan the next parcel");
+                let detail = tr("Scan the next parcel");
+                show(app, shell, OutcomeKind::Success, &tr("Handed over"), &detail);
             }
         }
         Err(DeskError::WrongParcel { scanned, .. }) => {
             adapter.set_step(HandoverStep::WrongParcel);
-            let detail = format!("{scanned} is not this customer's parcel. Nothing was recorded");
-            show(app, shell, OutcomeKind::Error, "Wrong parcel", &detail);
+            let detail =
+                tr_args("{} is not this customer's parcel. Nothing was recorded", &[&scanned]);
+            show(app, shell, OutcomeKind::Error, &tr("Wrong parcel"), &detail);
         }
         Err(error) => {
             adapter.set_step(HandoverStep::WrongParcel);
-            show(app, shell, OutcomeKind::Error, "Not handed over", &error.to_string());
+            show(app, shell, OutcomeKind::Error, &tr("Not handed over"), &error.to_string());
         }
     }
 }
@@ -252,12 +258,12 @@ fn acknowledge(app: &AppWindow, shell: &Shell) {
 fn start_camera(app: &AppWindow, shell: &Shell, weak: Weak<Shell>) {
     clear_outcome(app);
     if let Err(error) = shell.camera.start() {
-        let detail = format!("{error}: type the code on the keypad");
-        return show(app, shell, OutcomeKind::Error, "Camera not started", &detail);
+        let detail = tr_args("{}: type the code on the keypad", &[&error]);
+        return show(app, shell, OutcomeKind::Error, &tr("Camera not started"), &detail);
     }
     let adapter = app.global::<HandoverAdapter>();
     adapter.set_camera_active(true);
-    adapter.set_camera_text("Starting the camera".into());
+    adapter.set_camera_text(tr("Starting the camera").into());
     shell.camera.poll_every_tick(move || with(&weak, poll_camera));
 }
 
@@ -279,8 +285,8 @@ fn poll_camera(app: &AppWindow, shell: &Shell) {
         }
         CameraPoll::NoCamera => {
             stop_camera(app, shell);
-            let detail = "Type the code on the keypad, or scan the phone with the scanner";
-            show(app, shell, OutcomeKind::Warning, "No camera found", detail);
+            let detail = tr("Type the code on the keypad, or scan the phone with the scanner");
+            show(app, shell, OutcomeKind::Warning, &tr("No camera found"), &detail);
         }
         CameraPoll::Looking(text) => {
             app.global::<HandoverAdapter>().set_camera_text(text.into());
@@ -294,14 +300,14 @@ fn refuse(app: &AppWindow, shell: &Shell, barcode: &str, reason: &str) {
     let adapter = app.global::<HandoverAdapter>();
     adapter.set_refuse_open(false);
     if reason.trim().is_empty() {
-        let detail = "Type why the customer refuses the parcel, then pick it";
-        return show(app, shell, OutcomeKind::Error, "Reason missing", detail);
+        let detail = tr("Type why the customer refuses the parcel, then pick it");
+        return show(app, shell, OutcomeKind::Error, &tr("Reason missing"), &detail);
     }
     let result = shell.desk.borrow_mut().refuse(barcode, Some(reason));
     let parcel = match result {
         Ok(parcel) => parcel,
         Err(error) => {
-            return show(app, shell, OutcomeKind::Error, "Not refused", &error.to_string());
+            return show(app, shell, OutcomeKind::Error, &tr("Not refused"), &error.to_string());
         }
     };
     let (left, handed_over) = {
@@ -311,15 +317,15 @@ fn refuse(app: &AppWindow, shell: &Shell, barcode: &str, reason: &str) {
         (left, !state.handed_over.is_empty())
     };
     show_parcels(app, shell);
-    let detail = format!("Put {} with the returns to the courier", parcel.barcode);
+    let detail = tr_args("Put {} with the returns to the courier", &[&parcel.barcode]);
     if left {
-        show(app, shell, OutcomeKind::Warning, "Refused", &detail);
+        show(app, shell, OutcomeKind::Warning, &tr("Refused"), &detail);
     } else if handed_over {
         adapter.set_step(HandoverStep::Done);
-        show(app, shell, OutcomeKind::Success, "Done", &detail);
+        show(app, shell, OutcomeKind::Success, &tr("Done"), &detail);
     } else {
         reset(app, shell);
-        show(app, shell, OutcomeKind::Warning, "Refused", &detail);
+        show(app, shell, OutcomeKind::Warning, &tr("Refused"), &detail);
     }
 }
 
@@ -333,12 +339,12 @@ fn request_reissue(app: &AppWindow, shell: &Shell, barcode: &str) {
     let result = shell.desk.borrow_mut().request_reissue(barcode);
     match result {
         Ok(parcel) => {
-            let detail = format!(
+            let detail = tr_args(
                 "The mall texts the customer of {} a new code; the old code stops working",
-                parcel.barcode
+                &[&parcel.barcode],
             );
-            show(app, shell, OutcomeKind::Success, "New code requested", &detail);
+            show(app, shell, OutcomeKind::Success, &tr("New code requested"), &detail);
         }
-        Err(error) => show(app, shell, OutcomeKind::Error, "No new code", &error.to_string()),
+        Err(error) => show(app, shell, OutcomeKind::Error, &tr("No new code"), &error.to_string()),
     }
 }

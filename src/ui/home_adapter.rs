@@ -5,8 +5,9 @@ use std::rc::Rc;
 
 use slint::{ComponentHandle, ModelRc, VecModel};
 
-use super::cards::local_time;
+use super::cards::{event_kind_text, local_time};
 use super::shell::{Shell, with};
+use super::text::{tr, tr_args};
 use super::{AppState, AppWindow, HomeAdapter, ProblemRow, ProblemsAdapter};
 use crate::desk::Status;
 
@@ -34,42 +35,49 @@ pub fn show_status(app: &AppWindow, status: &Status) {
     let state = app.global::<AppState>();
     state.set_online(status.online);
     state.set_unsent_count(count(status.queue_depth));
-    let last = status.last_sync_at.map(local_time).unwrap_or_else(|| "never".to_owned());
+    let last = status.last_sync_at.map(local_time).unwrap_or_else(|| tr("never"));
     state.set_last_sync_text(last.into());
     state.set_operator_name(status.operator_name.clone().unwrap_or_default().into());
 }
 
 /// Lists quarantined events and conflicts, each with what to do.
+///
+/// NOTE: each row's `detail` is the mall's or the sync engine's message as
+/// stored, in English whatever the language of the screens.
 pub fn load_problems(app: &AppWindow, shell: &Shell) {
     let desk = shell.desk.borrow();
     let mut rows = Vec::new();
     for entry in desk.quarantined().unwrap_or_default() {
         rows.push(ProblemRow {
-            title: format!(
+            title: tr_args(
                 "Not accepted by the mall: {} {}",
-                entry.body.kind().replace('_', " "),
-                entry.barcode
+                &[&event_kind_text(entry.body.kind()), &entry.barcode],
             )
             .into(),
             detail: entry.last_error.clone().unwrap_or_default().into(),
-            what_to_do:
-                "Keep the parcel apart and call the mall's customer service with its number".into(),
+            what_to_do: tr(
+                "Keep the parcel apart and call the mall's customer service with its number",
+            )
+            .into(),
         });
     }
     for conflict in desk.conflicts().unwrap_or_default().iter().filter(|c| !c.acknowledged) {
         rows.push(ProblemRow {
-            title: format!("Conflict: {}", conflict.barcode).into(),
+            title: tr_args("Conflict: {}", &[&conflict.barcode]).into(),
             detail: conflict.message.clone().into(),
-            what_to_do: "Call the mall's customer service; they settle it with the customer".into(),
+            what_to_do: tr("Call the mall's customer service; they settle it with the customer")
+                .into(),
         });
     }
     for skipped in desk.skipped_changes().unwrap_or_default().iter().filter(|c| !c.acknowledged) {
-        let subject = skipped.barcode.as_deref().unwrap_or("unknown parcel");
+        let subject = skipped.barcode.clone().unwrap_or_else(|| tr("unknown parcel"));
         rows.push(ProblemRow {
-            title: format!("Unreadable message from the mall: {subject}").into(),
+            title: tr_args("Unreadable message from the mall: {}", &[&subject]).into(),
             detail: skipped.reason.clone().into(),
-            what_to_do: "Call the mall's IT; this update was skipped and later ones still arrive"
-                .into(),
+            what_to_do: tr(
+                "Call the mall's IT; this update was skipped and later ones still arrive",
+            )
+            .into(),
         });
     }
     app.global::<ProblemsAdapter>().set_rows(ModelRc::new(VecModel::from(rows)));

@@ -10,9 +10,11 @@
 
 pub mod camera;
 mod cards;
+pub mod catalog;
 mod drop_adapter;
 mod handover_adapter;
 mod home_adapter;
+pub mod language;
 pub mod launch;
 mod receive_adapter;
 mod returns_adapter;

@@ -2,13 +2,16 @@
 //! before or right after a scan, rejects it with a reason and, where the
 //! terminal has a camera, a photo. The courier drop on this screen is in
 //! [`super::drop_adapter`].
+//!
+//! NOTE: a desk error shows its own English message as the detail, under a
+//! translated title.
 
 use std::rc::{Rc, Weak};
 
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 
 use super::camera::PhotoPoll;
-use super::cards::{card, local_time};
+use super::cards::{card, local_time, reject_reason_text};
 use super::drop_adapter;
 use super::shell::{Shell, not_a_parcel, with};
 use super::text::{tr, tr_args};
@@ -70,7 +73,7 @@ pub fn reset(app: &AppWindow) {
     let adapter = app.global::<ReceiveAdapter>();
     adapter.set_outcome_kind(OutcomeKind::None);
     adapter.set_outcome_title("".into());
-    adapter.set_outcome_detail("Scan a parcel label".into());
+    adapter.set_outcome_detail(tr("Scan a parcel label").into());
     adapter.set_has_card(false);
     adapter.set_damaged_armed(false);
     adapter.set_reason_picker_open(false);
@@ -99,7 +102,7 @@ pub fn show(app: &AppWindow, shell: &Shell, kind: OutcomeKind, title: &str, deta
 
 pub fn show_invalid(app: &AppWindow, shell: &Shell, message: &str) {
     app.global::<ReceiveAdapter>().set_has_card(false);
-    show(app, shell, OutcomeKind::Error, "Invalid scan", message);
+    show(app, shell, OutcomeKind::Error, &tr("Invalid scan"), message);
 }
 
 pub fn on_scan(app: &AppWindow, shell: &Shell, scan: &Scan) {
@@ -113,7 +116,7 @@ pub fn on_scan(app: &AppWindow, shell: &Shell, scan: &Scan) {
     }
     if let Some(message) = not_a_parcel(scan) {
         adapter.set_has_card(false);
-        show(app, shell, OutcomeKind::Error, "Not a parcel", message);
+        show(app, shell, OutcomeKind::Error, &tr("Not a parcel"), &message);
         return;
     }
     if scan.kind == ScanKind::ShelfLabel {
@@ -128,8 +131,8 @@ pub fn on_scan(app: &AppWindow, shell: &Shell, scan: &Scan) {
             app,
             shell,
             OutcomeKind::Warning,
-            "Damaged",
-            &format!("Why is {} rejected?", text.trim()),
+            &tr("Damaged"),
+            &tr_args("Why is {} rejected?", &[&text.trim()]),
         );
         return;
     }
@@ -144,13 +147,13 @@ pub fn on_scan(app: &AppWindow, shell: &Shell, scan: &Scan) {
             adapter.set_card(card(&parcel));
             adapter.set_has_card(true);
             drop_adapter::refresh(app, shell);
-            let shelf = parcel.shelf.as_deref().map(|s| format!("Put it on shelf {s}"));
+            let shelf = parcel.shelf.as_deref().map(|s| tr_args("Put it on shelf {}", &[&s]));
             if parcel.unexpected {
-                let detail = "Not in the manifest: keep it apart; the mall is told";
-                show(app, shell, OutcomeKind::Warning, "Received, unexpected", detail);
+                let detail = tr("Not in the manifest: keep it apart; the mall is told");
+                show(app, shell, OutcomeKind::Warning, &tr("Received, unexpected"), &detail);
             } else {
-                let detail = shelf.unwrap_or_else(|| "Put it on a free shelf".to_owned());
-                show(app, shell, OutcomeKind::Success, "Received", &detail);
+                let detail = shelf.unwrap_or_else(|| tr("Put it on a free shelf"));
+                show(app, shell, OutcomeKind::Success, &tr("Received"), &detail);
             }
         }
         Ok(Receipt::AlreadyReceived { parcel }) => {
@@ -158,17 +161,17 @@ pub fn on_scan(app: &AppWindow, shell: &Shell, scan: &Scan) {
             adapter.set_has_card(true);
             let when = parcel.received_at.map(local_time).unwrap_or_else(|| "?".to_owned());
             let by = parcel.received_by.clone().unwrap_or_else(|| "?".to_owned());
-            let detail = format!("Received at {when} by {by}; nothing recorded");
-            show(app, shell, OutcomeKind::Warning, "Already received", &detail);
+            let detail = tr_args("Received at {} by {}; nothing recorded", &[&when, &by]);
+            show(app, shell, OutcomeKind::Warning, &tr("Already received"), &detail);
         }
         Err(error) => {
             adapter.set_has_card(false);
             let title = match &error {
-                DeskError::Invalid(_) => "Invalid scan",
-                DeskError::Forbidden(_) => "Cannot receive",
-                _ => "Not recorded",
+                DeskError::Invalid(_) => tr("Invalid scan"),
+                DeskError::Forbidden(_) => tr("Cannot receive"),
+                _ => tr("Not recorded"),
             };
-            show(app, shell, OutcomeKind::Error, title, &error.to_string());
+            show(app, shell, OutcomeKind::Error, &title, &error.to_string());
         }
     }
 }
@@ -181,7 +184,8 @@ fn arm_damaged(app: &AppWindow, shell: &Shell, armed: bool) {
         _ => {
             adapter.set_damaged_armed(armed);
             if armed {
-                show(app, shell, OutcomeKind::Warning, "Damaged", "Scan the damaged parcel");
+                let detail = tr("Scan the damaged parcel");
+                show(app, shell, OutcomeKind::Warning, &tr("Damaged"), &detail);
             }
         }
     }
@@ -201,10 +205,11 @@ fn open_picker(app: &AppWindow, shell: &Shell, barcode: &str) {
 /// keeps its parcel and the scanned one is not received.
 fn keep_picker(app: &AppWindow, shell: &Shell, scanned: &str) {
     let pending = shell.receive.borrow().pending_reject.clone().unwrap_or_default();
-    let detail = format!(
-        "The reason is for {pending}. {scanned} was not received: pick a reason or cancel, then scan it again"
+    let detail = tr_args(
+        "The reason is for {0}. {1} was not received: pick a reason or cancel, then scan it again",
+        &[&pending, &scanned],
     );
-    show(app, shell, OutcomeKind::Warning, "Pick a reason first", &detail);
+    show(app, shell, OutcomeKind::Warning, &tr("Pick a reason first"), &detail);
 }
 
 fn reject(app: &AppWindow, shell: &Shell, reason: &str, note: &str) {
@@ -213,11 +218,13 @@ fn reject(app: &AppWindow, shell: &Shell, reason: &str, note: &str) {
     adapter.set_damaged_armed(false);
     let barcode = shell.receive.borrow_mut().pending_reject.take();
     let Some(barcode) = barcode else {
-        show(app, shell, OutcomeKind::Error, "Nothing to reject", "Scan the damaged parcel first");
+        let detail = tr("Scan the damaged parcel first");
+        show(app, shell, OutcomeKind::Error, &tr("Nothing to reject"), &detail);
         return;
     };
     let Some(reason) = RejectReason::parse(reason) else {
-        show(app, shell, OutcomeKind::Error, "Not recorded", &format!("unknown reason {reason:?}"));
+        let detail = tr_args("unknown reason {}", &[&format!("{reason:?}")]);
+        show(app, shell, OutcomeKind::Error, &tr("Not recorded"), &detail);
         return;
     };
     let note = (!note.trim().is_empty()).then_some(note);
@@ -238,19 +245,18 @@ fn reject(app: &AppWindow, shell: &Shell, reason: &str, note: &str) {
             }
             adapter.set_card(card(&parcel));
             adapter.set_has_card(true);
-            let detail =
-                format!("{}: give it back to the courier", reason.as_str().replace('_', " "));
-            show(app, shell, OutcomeKind::Warning, "Rejected", &detail);
+            let detail = tr_args("{}: give it back to the courier", &[&reject_reason_text(reason)]);
+            show(app, shell, OutcomeKind::Warning, &tr("Rejected"), &detail);
         }
-        Err(error) => show(app, shell, OutcomeKind::Error, "Not rejected", &error.to_string()),
+        Err(error) => show(app, shell, OutcomeKind::Error, &tr("Not rejected"), &error.to_string()),
     }
 }
 
 /// Puts the parcel received last on `shelf`, scanned or picked.
 fn shelve_last(app: &AppWindow, shell: &Shell, shelf: &str) {
     let Some(barcode) = shell.receive.borrow().last_received.clone() else {
-        let detail = "Scan a parcel first, then its shelf label";
-        return show(app, shell, OutcomeKind::Warning, "Shelf label", detail);
+        let detail = tr("Scan a parcel first, then its shelf label");
+        return show(app, shell, OutcomeKind::Warning, &tr("Shelf label"), &detail);
     };
     let result = shell.desk.borrow_mut().move_to_shelf(&barcode, shelf);
     match result {
@@ -260,11 +266,11 @@ fn shelve_last(app: &AppWindow, shell: &Shell, shelf: &str) {
                 app,
                 shell,
                 OutcomeKind::Success,
-                "Shelved",
-                &format!("{barcode} on shelf {shelf}"),
+                &tr("Shelved"),
+                &tr_args("{} on shelf {}", &[&barcode, &shelf]),
             );
         }
-        Err(error) => show(app, shell, OutcomeKind::Error, "Not shelved", &error.to_string()),
+        Err(error) => show(app, shell, OutcomeKind::Error, &tr("Not shelved"), &error.to_string()),
     }
 }
 

@@ -2,6 +2,9 @@
 //! session that takes them. The clerk starts the session with the courier's
 //! badge or typed id, scans each parcel into it and confirms, which records
 //! them all as returned in one transaction.
+//!
+//! NOTE: a desk error shows its own English message as the detail, under a
+//! translated title.
 
 use std::rc::Rc;
 
@@ -31,14 +34,14 @@ pub fn wire(app: &AppWindow, shell: &Rc<Shell>) {
 
 fn reason_text(parcel: &Parcel) -> String {
     let cause = match parcel.return_cause {
-        Some(ReturnCause::Refused) => "Refused by the customer",
-        Some(ReturnCause::Overdue) => "Not collected in time",
-        Some(ReturnCause::Recalled) => "Recalled by the mall",
-        None => "To return",
+        Some(ReturnCause::Refused) => tr("Refused by the customer"),
+        Some(ReturnCause::Overdue) => tr("Not collected in time"),
+        Some(ReturnCause::Recalled) => tr("Recalled by the mall"),
+        None => tr("To return"),
     };
     match &parcel.return_note {
-        Some(note) => format!("{cause}: {note}"),
-        None => cause.to_owned(),
+        Some(note) => tr_args("{}: {}", &[&cause, note]),
+        None => cause,
     }
 }
 
@@ -97,7 +100,7 @@ fn show(app: &AppWindow, shell: &Shell, kind: OutcomeKind, title: &str, detail: 
 }
 
 pub fn show_invalid(app: &AppWindow, shell: &Shell, message: &str) {
-    show(app, shell, OutcomeKind::Error, "Invalid scan", message);
+    show(app, shell, OutcomeKind::Error, &tr("Invalid scan"), message);
 }
 
 /// Handles a scan: a courier badge starts a return session, a parcel goes

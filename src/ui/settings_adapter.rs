@@ -2,16 +2,22 @@
 //! length. The config module checks and writes the values and the sync
 //! module enrols, so this adapter only moves text between them and the
 //! screen.
+//!
+//! NOTE: a settings or enrolment error is the config or sync module's
+//! English message, shown after a translated "Not saved" or "Enrolment
+//! failed".
 
 use std::rc::Rc;
 
 use slint::{ComponentHandle, ModelRc, VecModel};
 
 use super::shell::{Shell, with};
-use super::{AppWindow, LanguageChoice, SettingsAdapter};
+use super::text::{tr, tr_args};
+use super::{AppWindow, LanguageChoice, SettingsAdapter, language};
 use crate::config::{ClerkSettings, Config, validate_backend_url};
 
 /// The values of `ui.language` with the name each language has in itself.
+/// "System" is no language, so it is translated.
 const LANGUAGES: [(&str, &str); 3] = [("auto", "System"), ("en", "English"), ("zh_CN", "简体中文")];
 
 pub fn wire(app: &AppWindow, shell: &Rc<Shell>) {
@@ -29,11 +35,18 @@ pub fn wire(app: &AppWindow, shell: &Rc<Shell>) {
         };
         with(&weak, |app, shell| save(app, shell, &changes));
     });
+    show_languages(app);
+}
+
+fn show_languages(app: &AppWindow) {
     let choices: Vec<LanguageChoice> = LANGUAGES
         .iter()
-        .map(|(code, name)| LanguageChoice { code: (*code).into(), name: (*name).into() })
+        .map(|(code, name)| {
+            let name = if *code == "auto" { tr("System") } else { (*name).to_owned() };
+            LanguageChoice { code: (*code).into(), name: name.into() }
+        })
         .collect();
-    adapter.set_languages(ModelRc::new(VecModel::from(choices)));
+    app.global::<SettingsAdapter>().set_languages(ModelRc::new(VecModel::from(choices)));
 }
 
 /// Shows the settings in effect and the enrolment.
@@ -46,17 +59,25 @@ pub fn load(app: &AppWindow, shell: &Shell) {
     adapter.set_enrolment_token("".into());
     adapter.set_save_text("".into());
     adapter.set_save_failed(false);
+    if let Ok(Some(credentials)) = shell.desk.borrow().credentials() {
+        adapter.set_backend_url(credentials.backend_url.clone().into());
+    }
+    show_enrolment(app, shell);
+}
+
+/// Shows whether and as what the terminal is enrolled.
+fn show_enrolment(app: &AppWindow, shell: &Shell) {
+    let adapter = app.global::<SettingsAdapter>();
     match shell.desk.borrow().credentials() {
         Ok(Some(credentials)) => {
-            adapter.set_backend_url(credentials.backend_url.clone().into());
-            let text = format!(
+            let text = tr_args(
                 "Enrolled as terminal {} of store {}",
-                credentials.terminal_id, credentials.store_id
+                &[&credentials.terminal_id, &credentials.store_id],
             );
             adapter.set_status_text(text.into());
         }
         Ok(None) => {
-            adapter.set_status_text("Not enrolled: enter the backend address and token".into())
+            adapter.set_status_text(tr("Not enrolled: enter the backend address and token").into())
         }
         Err(error) => adapter.set_status_text(error.to_string().into()),
     }
@@ -73,30 +94,42 @@ fn save(app: &AppWindow, shell: &Shell, changes: &ClerkSettings) {
     let checked = shell.config.borrow().with_clerk_settings(changes);
     let config = match checked {
         Ok(config) => config,
-        Err(error) => return show_save(app, true, &format!("Not saved: {error}")),
+        Err(error) => return show_save(app, true, &tr_args("Not saved: {}", &[&error])),
     };
     let Some(path) = &shell.config_path else {
-        let text = "Not saved: no settings file is known; start the app with --config FILE";
-        return show_save(app, true, text);
+        let text = tr("Not saved: no settings file is known; start the app with --config FILE");
+        return show_save(app, true, &text);
     };
     if let Err(error) = config.save_clerk_settings(path) {
-        return show_save(app, true, &format!("Not saved: {error}"));
+        return show_save(app, true, &tr_args("Not saved: {}", &[&error]));
     }
     shell.desk.borrow_mut().set_config(config.desk_config());
-    // NOTE: the language is saved but not applied: no translations are
-    // bundled with the screens yet.
+    let language_changed = config.ui.language != shell.config.borrow().ui.language;
     let repointed = repoint_enrolment(shell, &config);
     *shell.config.borrow_mut() = config;
+    if language_changed {
+        switch_language(app, shell);
+    }
     match repointed {
         Ok(()) => {
-            let text = format!(
+            let text = tr_args(
                 "Saved to {}. The shift length applies from the next sign-in",
-                path.display()
+                &[&path.display()],
             );
             show_save(app, false, &text);
         }
         Err(error) => show_save(app, true, &error),
     }
+}
+
+/// Applies the saved language, and rebuilds the Rust-built texts on screen,
+/// which `@tr` does not reach: this screen's and the status bar's. The
+/// other screens build theirs again when they open.
+fn switch_language(app: &AppWindow, shell: &Shell) {
+    language::apply(&shell.config.borrow().ui.language);
+    show_languages(app);
+    show_enrolment(app, shell);
+    shell.refresh(app);
 }
 
 /// Points an enrolled terminal at the saved backend address, so the next
@@ -112,7 +145,7 @@ fn repoint_enrolment(shell: &Shell, config: &Config) -> Result<(), String> {
     }
     credentials.backend_url = url.clone();
     credentials.save(desk.data_dir()).map_err(|error| {
-        format!("Saved, but the enrolment still points at the old address: {error}")
+        tr_args("Saved, but the enrolment still points at the old address: {}", &[&error])
     })?;
     tracing::info!(backend = %url, "ui: enrolment pointed at a new backend address");
     if let Some(sync) = &shell.sync {
@@ -125,33 +158,37 @@ fn repoint_enrolment(shell: &Shell, config: &Config) -> Result<(), String> {
 fn enroll(app: &AppWindow, shell: &Shell, url: String, token: String) {
     let adapter = app.global::<SettingsAdapter>();
     if let Err(error) = validate_backend_url(&url) {
-        adapter.set_status_text(format!("Not enrolled: {error}").into());
+        adapter.set_status_text(tr_args("Not enrolled: {}", &[&error]).into());
         return;
     }
     let Some(runtime) = shell.runtime.clone() else {
-        adapter.set_status_text("Enrolment needs the network runtime, which is not running".into());
+        let text = tr("Enrolment needs the network runtime, which is not running");
+        adapter.set_status_text(text.into());
         return;
     };
-    adapter.set_status_text("Enrolling…".into());
+    adapter.set_status_text(tr("Enrolling…").into());
     let data_dir = shell.desk.borrow().data_dir().to_owned();
     let config = shell.sync_config.clone();
     let window = shell.window.clone();
     let notify = shell.sync.as_ref().map(|sync| sync.notifier());
     runtime.spawn(async move {
         let result = crate::sync::enroll(&data_dir, &url, &token, &config).await;
-        let text = match result {
-            Ok(credentials) => {
-                if let Some(notify) = notify {
-                    notify();
-                }
-                format!(
-                    "Enrolled as terminal {} of store {}",
-                    credentials.terminal_id, credentials.store_id
-                )
-            }
-            Err(error) => format!("Enrolment failed: {error}"),
-        };
+        if result.is_ok()
+            && let Some(notify) = notify
+        {
+            notify();
+        }
+        let result = result.map_err(|error| error.to_string());
+        // The text is built on the event loop's thread, whose language `tr`
+        // follows.
         let _ = window.upgrade_in_event_loop(move |app| {
+            let text = match result {
+                Ok(credentials) => tr_args(
+                    "Enrolled as terminal {} of store {}",
+                    &[&credentials.terminal_id, &credentials.store_id],
+                ),
+                Err(error) => tr_args("Enrolment failed: {}", &[&error]),
+            };
             app.global::<SettingsAdapter>().set_status_text(text.into());
         });
     });

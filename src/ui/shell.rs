@@ -15,10 +15,11 @@ use std::time::Instant;
 use slint::{ComponentHandle, Timer, TimerMode};
 
 use super::camera::{CameraLink, CameraStarter};
+use super::text::tr;
 use super::tone::{Tone, ToneSink};
 use super::{
     AppState, AppWindow, OutcomeKind, Page, ScanInput, ScanKey, classify_key, drop_adapter,
-    handover_adapter, home_adapter, receive_adapter, returns_adapter, settings_adapter,
+    handover_adapter, home_adapter, language, receive_adapter, returns_adapter, settings_adapter,
     sign_in_adapter, stocktake_adapter,
 };
 use crate::config::Config;
@@ -66,8 +67,10 @@ pub struct Shell {
 
 impl Shell {
     /// Wires `app` to the desk and shows the first screen: home when an
-    /// operator is signed in, sign-in otherwise.
+    /// operator is signed in, sign-in otherwise, in the language of
+    /// `ui.language`.
     pub fn install(app: &AppWindow, context: Context) -> Rc<Shell> {
+        language::apply(&context.config.ui.language);
         let mut desk = context.desk;
         if let Some(sync) = &context.sync {
             desk.set_on_event(sync.notifier());
@@ -235,14 +238,14 @@ impl Shell {
 }
 
 /// Returns the receive screen's message for a scan that is no parcel.
-pub fn not_a_parcel(scan: &Scan) -> Option<&'static str> {
+pub fn not_a_parcel(scan: &Scan) -> Option<String> {
     match scan.kind {
-        ScanKind::PickupCode => Some("This is a pickup code: open Hand over to use it"),
+        ScanKind::PickupCode => Some(tr("This is a pickup code: open Hand over to use it")),
         ScanKind::Product => {
-            Some("This is a product barcode, not a parcel label: scan the courier label")
+            Some(tr("This is a product barcode, not a parcel label: scan the courier label"))
         }
         ScanKind::Gs1 => {
-            Some("This is a GS1 product label, not a parcel label: scan the courier label")
+            Some(tr("This is a GS1 product label, not a parcel label: scan the courier label"))
         }
         _ => None,
     }

@@ -21,6 +21,7 @@ pub fn wire(app: &AppWindow, shell: &Rc<Shell>) {
                     adapter.set_error_text("".into());
                     shell.open(app, Page::Home);
                 }
+                // NOTE: the desk's English message, untranslated.
                 Err(error) => adapter.set_error_text(error.to_string().into()),
             }
         })

@@ -1,16 +1,100 @@
 //! Words that the Rust side of the screens shows: outcome titles, details
 //! and list rows that the adapters build. Every such string goes through
 //! [`tr`] or [`tr_args`], as every string in the `.slint` files goes through
-//! `@tr`, so one catalog translates both.
+//! `@tr`, so one catalog translates both (see [`super::catalog`]).
 //!
 //! Placeholders follow `@tr`: `{}` takes the next argument and `{0}`, `{1}`
 //! take the argument at that position.
+//!
+//! The language is kept per thread, like Slint's own translation state,
+//! because the screens live on the thread that runs the event loop.
+//! [`super::language::apply`] sets both.
 
+use std::cell::Cell;
 use std::fmt::Display;
 
-/// The text for `msgid` in the current language.
+use super::catalog;
+
+/// A language the screens are translated into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Language {
+    /// The msgids themselves.
+    #[default]
+    English,
+    SimplifiedChinese,
+}
+
+impl Language {
+    /// Returns the value of `ui.language` for this language, which is also
+    /// the folder name of its catalog under `ui/translations/`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Language::English => "en",
+            Language::SimplifiedChinese => "zh_CN",
+        }
+    }
+
+    /// Resolves a `ui.language` setting. `auto` picks Simplified Chinese
+    /// when the system locale starts with `zh`, and English otherwise.
+    pub fn from_setting(setting: &str) -> Language {
+        Language::from_setting_and_locale(setting, system_locale().as_deref())
+    }
+
+    /// Resolves a `ui.language` setting against the locale `locale`.
+    pub fn from_setting_and_locale(setting: &str, locale: Option<&str>) -> Language {
+        match setting {
+            "zh_CN" => Language::SimplifiedChinese,
+            "auto" if locale.is_some_and(|locale| locale.starts_with("zh")) => {
+                Language::SimplifiedChinese
+            }
+            _ => Language::English,
+        }
+    }
+}
+
+/// Returns the locale of the messages, as POSIX ranks the variables: the
+/// first non-empty one of `LC_ALL`, `LC_MESSAGES` and `LANG`.
+pub fn system_locale() -> Option<String> {
+    locale_from(|name| std::env::var(name).ok())
+}
+
+fn locale_from(variable: impl Fn(&str) -> Option<String>) -> Option<String> {
+    ["LC_ALL", "LC_MESSAGES", "LANG"]
+        .into_iter()
+        .filter_map(variable)
+        .find(|value| !value.is_empty())
+}
+
+thread_local! {
+    static CURRENT: Cell<Language> = const { Cell::new(Language::English) };
+}
+
+/// Returns the language of the strings [`tr`] returns on this thread.
+pub fn language() -> Language {
+    CURRENT.get()
+}
+
+/// Sets the language of [`tr`] on this thread. The `.slint` strings follow
+/// only through [`super::language::apply`].
+pub fn set_language(language: Language) {
+    CURRENT.set(language);
+}
+
+/// Returns the translation of `msgid` into `language`, or `None` when the
+/// language is English or the catalog lacks it.
+pub fn translation(language: Language, msgid: &str) -> Option<&'static str> {
+    match language {
+        Language::English => None,
+        Language::SimplifiedChinese => {
+            catalog::zh_cn().get(msgid).map(|entry| entry.translations[0].as_str())
+        }
+    }
+}
+
+/// The text for `msgid` in the current language. A msgid missing from the
+/// catalog shows in English.
 pub fn tr(msgid: &str) -> String {
-    msgid.to_owned()
+    translation(language(), msgid).unwrap_or(msgid).to_owned()
 }
 
 /// The text for `msgid` in the current language, with its placeholders
@@ -58,6 +142,50 @@ mod tests {
         assert_eq!(fill("{} of {}", &[&3, &5]), "3 of 5");
         assert_eq!(fill("{1} before {0}", &[&"a", &"b"]), "b before a");
         assert_eq!(fill("no placeholders", &[&1]), "no placeholders");
+    }
+
+    #[test]
+    fn auto_follows_chinese_locale_only() {
+        let resolve = Language::from_setting_and_locale;
+        assert_eq!(resolve("auto", Some("zh_CN.UTF-8")), Language::SimplifiedChinese);
+        assert_eq!(resolve("auto", Some("zh_TW")), Language::SimplifiedChinese);
+        assert_eq!(resolve("auto", Some("en_US.UTF-8")), Language::English);
+        assert_eq!(resolve("auto", Some("C")), Language::English);
+        assert_eq!(resolve("auto", None), Language::English);
+        assert_eq!(resolve("en", Some("zh_CN.UTF-8")), Language::English);
+        assert_eq!(resolve("zh_CN", Some("en_US.UTF-8")), Language::SimplifiedChinese);
+    }
+
+    #[test]
+    fn locale_variables_rank_lc_all_first() {
+        fn env<'a>(pairs: &'a [(&str, &str)]) -> impl Fn(&str) -> Option<String> + 'a {
+            move |name| {
+                pairs.iter().find(|(key, _)| *key == name).map(|(_, value)| value.to_string())
+            }
+        }
+        let all = [("LC_ALL", "zh_CN.UTF-8"), ("LC_MESSAGES", "en_US"), ("LANG", "en_US")];
+        assert_eq!(locale_from(env(&all)).as_deref(), Some("zh_CN.UTF-8"));
+        let messages = [("LC_ALL", ""), ("LC_MESSAGES", "en_US"), ("LANG", "zh_CN")];
+        assert_eq!(locale_from(env(&messages)).as_deref(), Some("en_US"));
+        assert_eq!(
+            locale_from(env(&[("LANG", "zh_CN.GB18030")])).as_deref(),
+            Some("zh_CN.GB18030")
+        );
+        assert_eq!(locale_from(env(&[])), None);
+    }
+
+    #[test]
+    fn tr_follows_the_thread_language() {
+        set_language(Language::SimplifiedChinese);
+        assert_eq!(tr("Wrong parcel"), "包裹不对");
+        assert_eq!(tr_args("Give {} to the customer", &[&"JJD0001"]), "将 JJD0001 交给顾客");
+        assert_eq!(tr("A msgid the catalog lacks"), "A msgid the catalog lacks");
+        set_language(Language::English);
+        assert_eq!(tr("Wrong parcel"), "Wrong parcel");
+        assert_eq!(
+            tr_args("Give {} to the customer", &[&"JJD0001"]),
+            "Give JJD0001 to the customer"
+        );
     }
 
     #[test]

@@ -52,9 +52,12 @@ impl Counter {
         init_backend();
         let app = AppWindow::new().unwrap();
         app.window().set_size(slint::PhysicalSize::new(480, 800));
+        // English whatever the system locale, as the tests compare texts.
+        let mut config = Config::default();
+        config.ui.language = "en".to_owned();
         let context = Context {
             desk,
-            config: Config::default(),
+            config,
             config_path: Some(setup.terminal_dir().join("config.toml")),
             sync: None,
             runtime,

@@ -6,6 +6,7 @@ mod backend;
 mod cli;
 mod day;
 mod flows;
+mod language;
 mod ops;
 
 mod proxy;

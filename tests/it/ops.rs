@@ -318,6 +318,7 @@ fn debian_package_has_app_unit_and_config() {
     assert!(fields.contains("Package: pickup-terminal"), "{fields}");
     assert!(fields.contains(&format!("Version: {}", env!("CARGO_PKG_VERSION"))), "{fields}");
     assert!(fields.contains("adduser"), "{fields}");
+    assert!(fields.contains("fonts-wqy-microhei"), "{fields}");
 
     let unpacked = out.path().join("root");
     let status = Command::new("dpkg-deb").arg("-x").arg(&package).arg(&unpacked).status();

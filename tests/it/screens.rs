@@ -1,10 +1,12 @@
 //! The Slint screens, rendered headless. The testing backend runs with
 //! Slint's software renderer, so every page can be drawn at the terminal's
-//! 480x800 and written to `target/screenshots/<name>.png`, and elements can
-//! be found and pressed by their accessible labels.
+//! 480x800 and written to `target/screenshots/<language>/<name>.png`, and
+//! elements can be found and pressed by their accessible labels.
 //!
 //! Sample data is set from Rust, as the desk wiring will, so the pictures do
-//! not depend on the preview defaults in the `.slint` files.
+//! not depend on the preview defaults in the `.slint` files. Sample texts
+//! that the adapters build go through `tr`, so the Chinese pictures show
+//! them translated. The rest stand for desk messages, which stay English.
 
 use std::cell::RefCell;
 use std::fs::File;
@@ -13,6 +15,8 @@ use std::path::PathBuf;
 use std::rc::Rc;
 
 use i_slint_backend_testing::{ElementHandle, TestingBackend, TestingBackendOptions};
+use pickup_terminal::ui::language;
+use pickup_terminal::ui::text::{tr, tr_args};
 use pickup_terminal::ui::{
     AppState, AppWindow, DropAdapter, DropStep, HandoverAdapter, HandoverStep, HomeAdapter,
     LanguageChoice, OutcomeKind, Page, ParcelCard, ProblemRow, ProblemsAdapter, ReceiveAdapter,
@@ -53,9 +57,18 @@ pub(crate) fn init_backend() {
     INSTALLED.set(true);
 }
 
+/// The languages of the screenshots, by their `ui.language` value.
+const LANGUAGES: [&str; 2] = ["en", "zh_CN"];
+
+/// Opens a window in English, whatever the system locale.
 fn new_window() -> AppWindow {
+    new_window_in("en")
+}
+
+fn new_window_in(language_setting: &str) -> AppWindow {
     init_backend();
     let app = AppWindow::new().expect("AppWindow::new failed");
+    language::apply(language_setting);
     app.window().set_size(PhysicalSize::new(WIDTH, HEIGHT));
     app.show().expect("AppWindow::show failed");
     app
@@ -110,9 +123,9 @@ fn show_receive(app: &AppWindow) {
     app.global::<ScanInput>().set_echo("SF1400 22".into());
     let receive = app.global::<ReceiveAdapter>();
     receive.set_outcome_kind(OutcomeKind::Success);
-    receive.set_outcome_title("Received".into());
-    receive.set_outcome_detail("Put it on shelf B-3".into());
-    receive.set_card(parcel("SF1400 2231 9087", "Zhang Min", "B-3", "On shelf"));
+    receive.set_outcome_title(tr("Received").into());
+    receive.set_outcome_detail(tr_args("Put it on shelf {}", &[&"B-3"]).into());
+    receive.set_card(parcel("SF1400 2231 9087", "Zhang Min", "B-3", &tr("On shelf")));
     receive.set_has_card(true);
     receive.set_damaged_armed(false);
     receive.set_reason_picker_open(false);
@@ -182,7 +195,7 @@ fn show_receive_armed(app: &AppWindow) {
     let receive = app.global::<ReceiveAdapter>();
     receive.set_damaged_armed(true);
     receive.set_outcome_kind(OutcomeKind::Warning);
-    receive.set_outcome_title("Damaged: on".into());
+    receive.set_outcome_title(tr("Damaged: on").into());
     receive.set_outcome_detail("Scan the damaged parcel to reject it".into());
     receive.set_has_card(false);
     app.global::<ScanInput>().set_echo("".into());
@@ -235,7 +248,7 @@ fn show_handover_wrong_code(app: &AppWindow) {
     show_handover_code(app);
     let handover = app.global::<HandoverAdapter>();
     handover.set_code("".into());
-    handover.set_outcome_title("Wrong code".into());
+    handover.set_outcome_title(tr("Wrong code").into());
     handover.set_outcome_detail(
         "code not recognised: check the digits with the customer (4 tries left before code entry locks)"
             .into(),
@@ -248,7 +261,7 @@ fn show_handover_camera(app: &AppWindow) {
     handover.set_code("".into());
     handover.set_outcome_kind(OutcomeKind::None);
     handover.set_camera_active(true);
-    handover.set_camera_text("Looking for a code: hold the phone up to the camera".into());
+    handover.set_camera_text(tr("Looking for a code: hold the phone up to the camera").into());
 }
 
 fn show_handover_reissue(app: &AppWindow) {
@@ -256,10 +269,13 @@ fn show_handover_reissue(app: &AppWindow) {
     let handover = app.global::<HandoverAdapter>();
     handover.set_step(HandoverStep::Reissue);
     handover.set_outcome_kind(OutcomeKind::Success);
-    handover.set_outcome_title("New code requested".into());
+    handover.set_outcome_title(tr("New code requested").into());
     handover.set_outcome_detail(
-        "The mall texts the customer of YT2291 0045 7713 a new code; the old code stops working"
-            .into(),
+        tr_args(
+            "The mall texts the customer of {} a new code; the old code stops working",
+            &[&"YT2291 0045 7713"],
+        )
+        .into(),
     );
 }
 
@@ -276,9 +292,10 @@ fn show_handover_confirm(app: &AppWindow) {
     let handover = app.global::<HandoverAdapter>();
     handover.set_step(HandoverStep::ConfirmParcel);
     handover.set_code("483120".into());
+    let state = tr("Scan to hand over");
     handover.set_parcels(model(vec![
-        parcel("YT2291 0045 7713", "Zhang Min", "A-2", "Scan to hand over"),
-        parcel("SF1400 2231 9087", "Zhang Min", "B-3", "Scan to hand over"),
+        parcel("YT2291 0045 7713", "Zhang Min", "A-2", &state),
+        parcel("SF1400 2231 9087", "Zhang Min", "B-3", &state),
     ]));
     handover.set_outcome_kind(OutcomeKind::None);
     handover.set_outcome_title("".into());
@@ -298,7 +315,7 @@ fn show_handover_wrong(app: &AppWindow) {
     let handover = app.global::<HandoverAdapter>();
     handover.set_step(HandoverStep::WrongParcel);
     handover.set_outcome_kind(OutcomeKind::Error);
-    handover.set_outcome_title("Wrong parcel".into());
+    handover.set_outcome_title(tr("Wrong parcel").into());
     handover.set_outcome_detail("This one is for Wang Fang. Put it back on shelf C-1.".into());
 }
 
@@ -307,7 +324,7 @@ fn show_handover_done(app: &AppWindow) {
     let handover = app.global::<HandoverAdapter>();
     handover.set_step(HandoverStep::Done);
     handover.set_outcome_kind(OutcomeKind::Success);
-    handover.set_outcome_title("Handed over".into());
+    handover.set_outcome_title(tr("Handed over").into());
     handover.set_outcome_detail("2 parcels to Zhang Min".into());
 }
 
@@ -320,18 +337,20 @@ fn show_returns(app: &AppWindow) {
         scanned,
     };
     let returns = app.global::<ReturnsAdapter>();
+    let overdue = tr("Not collected in time");
+    let refused = tr_args("{}: {}", &[&tr("Refused by the customer"), &"wrong colour"]);
     returns.set_parcels(model(vec![
-        item("JD0098 1123 4410", "C-1", "Not collected in 7 days", true),
-        item("SF1400 2231 9012", "C-1", "Not collected in 7 days", true),
-        item("YT2291 0045 7001", "D-4", "Rejected: crushed", false),
-        item("ZT7781 3300 2145", "D-4", "Customer refused", false),
+        item("JD0098 1123 4410", "C-1", &overdue, true),
+        item("SF1400 2231 9012", "C-1", &overdue, true),
+        item("YT2291 0045 7001", "D-4", &tr("Recalled by the mall"), false),
+        item("ZT7781 3300 2145", "D-4", &refused, false),
     ]));
     returns.set_scanned_count(2);
     returns.set_total_count(4);
     returns.set_courier_id("".into());
     returns.set_can_confirm(false);
     returns.set_outcome_kind(OutcomeKind::Success);
-    returns.set_outcome_title("Scanned for return".into());
+    returns.set_outcome_title(tr("Scanned").into());
     returns.set_outcome_detail("SF1400 2231 9012".into());
 }
 
@@ -383,16 +402,18 @@ fn show_problems(app: &AppWindow) {
         detail: detail.into(),
         what_to_do: what_to_do.into(),
     };
+    let not_accepted =
+        tr_args("Not accepted by the mall: {} {}", &[&tr("handed over"), &"YT2291 0045 7713"]);
     app.global::<ProblemsAdapter>().set_rows(model(vec![
         row(
-            "Parcel not known to the mall",
-            "JD0098 1123 9999 was received at 10:42",
-            "Keep it apart and call the mall helpdesk.",
+            &tr_args("Conflict: {}", &[&"JD0098 1123 9999"]),
+            "parcel JD0098 1123 9999 is in no manifest of this store",
+            &tr("Call the mall's customer service; they settle it with the customer"),
         ),
         row(
-            "Handover not confirmed",
-            "YT2291 0045 7713 to Zhang Min at 12:10",
-            "Nothing; it is sent again at the next sync.",
+            &not_accepted,
+            "parcel YT2291 0045 7713 was cancelled by the mall",
+            &tr("Keep the parcel apart and call the mall's customer service with its number"),
         ),
     ]));
 }
@@ -403,13 +424,14 @@ fn show_settings(app: &AppWindow) {
     settings.set_backend_url("https://mall.example.com".into());
     settings.set_enrolment_token("".into());
     settings.set_languages(model(vec![
-        LanguageChoice { code: "auto".into(), name: "System".into() },
+        LanguageChoice { code: "auto".into(), name: tr("System").into() },
         LanguageChoice { code: "en".into(), name: "English".into() },
         LanguageChoice { code: "zh_CN".into(), name: "简体中文".into() },
     ]));
     settings.set_language("en".into());
     settings.set_shift_hours("8".into());
-    settings.set_status_text("Enrolled as terminal 3 of store 0042".into());
+    let status = tr_args("Enrolled as terminal {} of store {}", &[&3, &"0042"]);
+    settings.set_status_text(status.into());
     settings.set_save_text("".into());
     settings.set_save_failed(false);
 }
@@ -419,10 +441,9 @@ fn show_settings_error(app: &AppWindow) {
     let settings = app.global::<SettingsAdapter>();
     settings.set_shift_hours("30".into());
     settings.set_save_failed(true);
-    settings.set_save_text(
-        "Not saved: setting desk.shift_hours = 30 is invalid: use a whole number of hours from 1 to 24"
-            .into(),
-    );
+    let error =
+        "setting desk.shift_hours = 30 is invalid: use a whole number of hours from 1 to 24";
+    settings.set_save_text(tr_args("Not saved: {}", &[&error]).into());
 }
 
 /// A function that sets the adapters to the sample data of one screen state.
@@ -529,18 +550,45 @@ fn record_scan_keys(app: &AppWindow) -> Rc<RefCell<Vec<String>>> {
 
 #[test]
 fn every_scene_renders_to_png() {
-    let directory = screenshot_dir();
-    std::fs::create_dir_all(&directory).expect("create screenshot directory");
+    let mut english = Vec::new();
+    for language_setting in LANGUAGES {
+        let directory = screenshot_dir().join(language_setting);
+        std::fs::create_dir_all(&directory).expect("create screenshot directory");
 
-    for (name, show) in SCENES {
-        let app = new_window();
-        show(&app);
-        let image = snapshot(&app);
+        for (index, (name, show)) in SCENES.iter().enumerate() {
+            let app = new_window_in(language_setting);
+            show(&app);
+            let image = snapshot(&app);
 
-        assert_eq!((image.width(), image.height()), (WIDTH, HEIGHT), "size of {name}");
-        assert!(distinct_colours(&image) > 8, "{name} renders next to nothing");
-        write_png(&directory.join(format!("{name}.png")), &image);
+            assert_eq!((image.width(), image.height()), (WIDTH, HEIGHT), "size of {name}");
+            assert!(distinct_colours(&image) > 8, "{name} renders next to nothing");
+            write_png(&directory.join(format!("{name}.png")), &image);
+            if language_setting == "en" {
+                english.push(image);
+            } else {
+                let same = image.as_bytes() == english[index].as_bytes();
+                assert!(!same, "{name} in {language_setting} looks the same as in English");
+            }
+        }
     }
+}
+
+/// Two Chinese names that differ in every character draw differently only
+/// when a font has their glyphs: without one, both come out as the same
+/// row of boxes, or as nothing.
+#[test]
+fn chinese_glyphs_render_distinctly() {
+    let app = new_window_in("zh_CN");
+    show_home(&app);
+    app.global::<AppState>().set_operator_name("王伟".into());
+    let first = snapshot(&app);
+    app.global::<AppState>().set_operator_name("李娜".into());
+    let second = snapshot(&app);
+    app.global::<AppState>().set_operator_name("".into());
+    let without = snapshot(&app);
+
+    assert!(first.as_bytes() != second.as_bytes(), "王伟 and 李娜 draw the same");
+    assert!(first.as_bytes() != without.as_bytes(), "王伟 draws as nothing");
 }
 
 #[test]

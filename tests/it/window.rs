@@ -83,8 +83,15 @@ fn can_run() -> bool {
 }
 
 /// Starts the release binary on the terminal of `setup`, pointed at
-/// `backend_url`.
+/// `backend_url`, in English whatever the system locale, because the tests
+/// find the window by its English title.
 fn start_app(setup: &Setup, backend_url: &str) -> App {
+    start_app_in(setup, backend_url, "en")
+}
+
+/// Starts the release binary as [`start_app`] does, with `ui.language` set
+/// to `language`.
+fn start_app_in(setup: &Setup, backend_url: &str, language: &str) -> App {
     App(Command::new(release_binary())
         .arg("--data-dir")
         .arg(setup.terminal_dir())
@@ -93,6 +100,7 @@ fn start_app(setup: &Setup, backend_url: &str) -> App {
         .env("SLINT_BACKEND", "winit-software")
         .env("XDG_CONFIG_HOME", setup.terminal_dir().join("config"))
         .env("PICKUP_TERMINAL_SYNC_INTERVAL_S", "1")
+        .env("PICKUP_TERMINAL_UI_LANGUAGE", language)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -178,4 +186,32 @@ fn closed_window_exits_with_queue_intact() {
     assert_eq!(queue.len(), 1);
     assert_eq!(queue[0].barcode, "JJD0002");
     assert_eq!(queue[0].body.kind(), "received");
+}
+
+/// The window title is a `@tr` string, so finding the window by its Chinese
+/// title shows that the release binary applies the bundled translation. The
+/// screenshot is for a person to check the glyphs in the real window.
+#[test]
+fn chinese_window_has_chinese_title() {
+    if !can_run() {
+        return;
+    }
+    let _display = lock_display();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let setup = runtime.block_on(Setup::new(1));
+    let _app = start_app_in(&setup, &setup.base_url(), "zh_CN");
+
+    // `xdotool search --name` does not match this UTF-8 title, so each
+    // named window's title is compared instead.
+    let window = wait_for("the window titled 取件终端", Duration::from_secs(30), || {
+        let named = xdotool(&["search", "--name", "."]);
+        named.lines().find(|id| xdotool(&["getwindowname", id]) == "取件终端").map(str::to_owned)
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots/zh_CN");
+    std::fs::create_dir_all(&shots).unwrap();
+    let _ = Command::new("import")
+        .args(["-window", &window])
+        .arg(shots.join("window_home.png"))
+        .status();
 }
