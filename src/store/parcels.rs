@@ -216,8 +216,8 @@ pub fn count_by_state(conn: &Connection) -> Result<Vec<(ParcelState, u64)>> {
     Ok(counts)
 }
 
-/// Returns the number of parcels on each shelf that holds any, from the
-/// counts that the schema's triggers keep.
+/// Returns the number of parcels on each non-empty shelf, from the counts
+/// that the schema's triggers maintain.
 pub fn shelf_load(conn: &Connection) -> Result<HashMap<String, i64>> {
     let mut statement =
         conn.prepare_cached("SELECT shelf, parcels FROM shelf_load WHERE parcels > 0")?;

@@ -162,7 +162,7 @@ CREATE INDEX outbox_by_device_time ON outbox (device_time);
 /// Version 5: the number of parcels on each shelf, kept by triggers, so
 /// that the shelf suggestion of each receipt reads a row per shelf instead
 /// of every parcel in the store. A parcel counts while it has a shelf and is
-/// received, ready or to be returned, as `ParcelState::is_on_shelf` says.
+/// received, ready or to be returned, the states of `ParcelState::is_on_shelf`.
 const V5: &str = "
 CREATE TABLE shelf_load (
     shelf   TEXT PRIMARY KEY,

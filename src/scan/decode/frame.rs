@@ -87,9 +87,9 @@ pub(super) fn downscale(frame: LumaFrame<'_>, factor: u32) -> LumaImage {
     let source_width = frame.width as usize;
     let mut pixels = Vec::with_capacity(width * height);
     if factor == 2 {
-        // The common case (a 1280x720 camera frame read at 640x360) gets a
-        // loop over fixed pairs, which the compiler unrolls and vectorises;
-        // the general loop below costs about five times as much per pixel.
+        // The common case, a 1280x720 camera frame read at 640x360, gets a
+        // loop over fixed pairs that the compiler unrolls and vectorises.
+        // The general loop below costs about four times as much per frame.
         for pair in frame.pixels.chunks_exact(2 * source_width).take(height) {
             let (upper, lower) = pair.split_at(source_width);
             let blocks = upper.chunks_exact(2).zip(lower.chunks_exact(2)).take(width);
