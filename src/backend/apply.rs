@@ -1,12 +1,13 @@
 //! Applying a pushed batch of clerk events: at most once per event id, in
 //! seq order, all in one transaction.
 
+use anyhow::Context as _;
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{Connection, OptionalExtension};
 use uuid::Uuid;
 
 use super::changes;
-use super::codes::{CodeIssuer, release_codes};
+use super::codes::{CodeIssuer, SmsMessage, release_codes};
 use super::db::format_time;
 use super::enrol::Terminal;
 use super::error::ApiFailure;
@@ -399,12 +400,28 @@ impl Context<'_> {
         }
     }
 
+    /// Rejects a parcel at the door. The terminal also rejects a parcel
+    /// found damaged just after its receipt, whose code the customer has
+    /// been texted already: that code is revoked and the customer is told.
     fn reject(&self, parcel: &ParcelRecord) -> anyhow::Result<Verdict> {
-        self.move_to(
-            parcel,
-            &[ParcelState::Announced, ParcelState::Cancelled],
-            ParcelState::Rejected,
-        )
+        let from = [ParcelState::Announced, ParcelState::Cancelled, ParcelState::Received];
+        let verdict = self.move_to(parcel, &from, ParcelState::Rejected)?;
+        let texted = parcel.state == ParcelState::Received && parcel.phone_last4.is_some();
+        if verdict.is_ok() && texted {
+            let message = SmsMessage {
+                store_id: parcel.store_id.clone(),
+                barcode: parcel.barcode.clone(),
+                phone_last4: parcel.phone_last4.clone(),
+                text: format!(
+                    "Your parcel {} arrived damaged at store {} and goes back to the sender. \
+                     Its pickup code no longer works.",
+                    parcel.barcode, parcel.store_id
+                ),
+                created_at: self.now,
+            };
+            self.issuer.sms.send(self.tx, &message).context("failed to text the rejection")?;
+        }
+        Ok(verdict)
     }
 
     fn hand_over(&self, parcel: &ParcelRecord, event: &Event) -> anyhow::Result<Verdict> {
@@ -730,6 +747,34 @@ mod tests {
 
         assert_eq!(outcomes, vec![EventOutcome::Accepted; 2]);
         assert_eq!(fixture.state("JJD0001"), ParcelState::Received);
+    }
+
+    #[test]
+    fn rejection_after_receipt_revokes_code() {
+        let mut fixture = Fixture::new(1);
+        let receipt = fixture.event("JJD0001", received());
+        let rejection = fixture.event(
+            "JJD0001",
+            EventBody::Rejected { reason: RejectReason::Crushed, note: None, photo_jpeg: None },
+        );
+
+        let outcomes = fixture.push(&[receipt, rejection]);
+
+        assert_eq!(outcomes, vec![EventOutcome::Accepted; 2]);
+        assert_eq!(fixture.state("JJD0001"), ParcelState::Rejected);
+        assert_eq!(fixture.count("codes"), 1);
+        assert_eq!(fixture.count("codes WHERE revoked_at IS NULL"), 0, "the code still works");
+        assert_eq!(fixture.count("changes WHERE body LIKE '%code_revoked%'"), 1);
+        let texts: Vec<String> = fixture
+            .conn
+            .prepare("SELECT text FROM sms_outbox ORDER BY sms_id")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(texts.len(), 2, "{texts:?}");
+        assert!(texts[1].contains("no longer works"), "{}", texts[1]);
     }
 
     #[test]
