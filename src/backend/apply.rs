@@ -414,7 +414,7 @@ impl Context<'_> {
                 phone_last4: parcel.phone_last4.clone(),
                 text: format!(
                     "Your parcel {} arrived damaged at store {} and goes back to the sender. \
-                     Its pickup code no longer works.",
+                     Its pickup code no longer unlocks it.",
                     parcel.barcode, parcel.store_id
                 ),
                 created_at: self.now,
@@ -774,7 +774,7 @@ mod tests {
             .collect::<rusqlite::Result<_>>()
             .unwrap();
         assert_eq!(texts.len(), 2, "{texts:?}");
-        assert!(texts[1].contains("no longer works"), "{}", texts[1]);
+        assert!(texts[1].contains("no longer unlocks"), "{}", texts[1]);
     }
 
     #[test]

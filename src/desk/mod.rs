@@ -698,7 +698,32 @@ pub fn validate_barcode(raw: &str) -> Result<String> {
             "barcode contains {bad:?}, which no parcel label has: scan the parcel label again"
         )));
     }
+    check_not_other_label(text)?;
     Ok(text.to_owned())
+}
+
+/// Fails for text that the counter uses for something other than a parcel:
+/// a pickup code, a courier badge or a shelf label. The message leaves a
+/// code's digits out, because a code is never shown or logged.
+fn check_not_other_label(text: &str) -> Result<()> {
+    if text.len() == 6 && text.bytes().all(|byte| byte.is_ascii_digit()) {
+        return Err(DeskError::Invalid(
+            "barcode has six digits, the shape of a pickup code, not a parcel label: \
+             enter codes at hand over, and scan the parcel label here"
+                .to_owned(),
+        ));
+    }
+    if courier_from_badge(text).is_some() {
+        return Err(DeskError::Invalid(format!(
+            "{text} is a courier badge, not a parcel label: scan the parcel label"
+        )));
+    }
+    if text.len() > 6 && text[..6].eq_ignore_ascii_case("SHELF-") {
+        return Err(DeskError::Invalid(format!(
+            "{text} is a shelf label, not a parcel label: scan the parcel label"
+        )));
+    }
+    Ok(())
 }
 
 /// Checks free text: trimmed, at most `max` characters, no control

@@ -123,6 +123,13 @@ impl Desk {
     /// Fails with [`DeskError::Session`] while another drop is open.
     pub fn start_drop(&mut self, courier_id: &str, declared: u32) -> Result<DropSummary> {
         let courier_id = validate_courier(courier_id)?;
+        if declared == 0 {
+            return Err(DeskError::Invalid(
+                "declared count 0: a courier drop has at least one parcel; enter the courier's \
+                 count"
+                    .to_owned(),
+            ));
+        }
         if declared > MAX_DECLARED {
             return Err(DeskError::Invalid(format!(
                 "declared count {declared} is more than {MAX_DECLARED}: check the courier's count"

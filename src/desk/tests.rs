@@ -356,6 +356,24 @@ fn bad_barcodes_are_invalid_and_write_nothing() {
 }
 
 #[test]
+fn other_labels_are_not_parcels() {
+    let fixture = Fixture::new();
+    let mut desk = fixture.open();
+    for raw in ["924449", "COURIER-ZTO-0042", "SHELF-B3", "shelf-a1"] {
+        let error = desk.receive(raw).unwrap_err();
+        assert_eq!(error.exit_code(), 2, "{raw:?}: {error}");
+        let error = desk.reject(raw, RejectReason::Wet, None).unwrap_err();
+        assert_eq!(error.exit_code(), 2, "{raw:?}: {error}");
+    }
+    let error = desk.receive("924449").unwrap_err().to_string();
+    assert!(!error.contains("924449"), "a code's digits reached the message: {error}");
+    desk.start_stocktake().unwrap();
+    assert!(desk.scan_stocktake("COURIER-ZTO-0042").is_err());
+    assert_eq!(event_count(&desk), 0);
+    assert!(desk.receive("9244490").is_ok(), "seven digits are a parcel barcode");
+}
+
+#[test]
 fn refused_parcel_returns_to_courier() {
     let fixture = Fixture::new();
     let mut desk = ready_parcel(&fixture, "JJD0001", "012345");
@@ -724,6 +742,7 @@ fn drop_input_errors() {
     assert!(matches!(desk.start_drop("", 1), Err(DeskError::Invalid(_))));
     assert!(matches!(desk.start_drop("ZTO 7", 1), Err(DeskError::Invalid(_))));
     assert!(matches!(desk.start_drop("ZTO", 10_001), Err(DeskError::Invalid(_))));
+    assert!(matches!(desk.start_drop("ZTO", 0), Err(DeskError::Invalid(_))));
     assert!(matches!(desk.start_drop_from_badge("JJD0001", 1), Err(DeskError::Invalid(_))));
     assert!(matches!(desk.close_drop(), Err(DeskError::Session(_))));
     assert_eq!(event_count(&desk), 0);

@@ -83,6 +83,21 @@ fn show_enrolment(app: &AppWindow, shell: &Shell) {
     }
 }
 
+/// Drops the backend address from `changes` when it is the enrolment's
+/// address that [`load`] showed because the settings have none, as in the
+/// embedded demo. Saved into the file, that address would stop the next
+/// start from running the demo.
+fn without_shown_enrolment_url(shell: &Shell, changes: &ClerkSettings) -> ClerkSettings {
+    let mut changes = changes.clone();
+    if shell.config.borrow().backend.url.is_none()
+        && let Ok(Some(credentials)) = shell.desk.borrow().credentials()
+        && credentials.backend_url == changes.backend_url.trim()
+    {
+        changes.backend_url.clear();
+    }
+    changes
+}
+
 fn show_save(app: &AppWindow, failed: bool, text: &str) {
     let adapter = app.global::<SettingsAdapter>();
     adapter.set_save_failed(failed);
@@ -91,6 +106,7 @@ fn show_save(app: &AppWindow, failed: bool, text: &str) {
 
 /// Checks and writes the settings, then applies them to the running desk.
 fn save(app: &AppWindow, shell: &Shell, changes: &ClerkSettings) {
+    let changes = &without_shown_enrolment_url(shell, changes);
     let checked = shell.config.borrow().with_clerk_settings(changes);
     let config = match checked {
         Ok(config) => config,

@@ -564,6 +564,7 @@ fn settings_save_checks_and_writes_file() {
     let saved = Config::load_from(Some(&path), true, &[]).unwrap();
     assert_eq!(saved.desk.shift_hours, 10);
     assert_eq!(saved.ui.language, "zh_CN");
+    assert_eq!(saved.backend.url, None, "the enrolment's address, shown unchanged, was written");
     assert_eq!(window.shell.desk.borrow().config().shift, chrono::Duration::hours(10));
 }
 
