@@ -38,6 +38,13 @@ pub enum DeskError {
     NotSignedIn,
     #[error("operator id or PIN is wrong")]
     BadSignIn,
+    /// Sign-in for this operator id is locked after repeated wrong PINs.
+    #[error(
+        "sign-in for {operator} is locked after repeated wrong PINs: try again in {} s, \
+         or ask a colleague to sign in",
+        remaining.as_secs().max(1)
+    )]
+    SignInLocked { operator: String, remaining: Duration },
     #[error(
         "this terminal is not enrolled with the mall, so it has no verification codes: enrol it in settings"
     )]
@@ -75,6 +82,7 @@ impl DeskError {
             | DeskError::Session(_)
             | DeskError::NotSignedIn
             | DeskError::BadSignIn
+            | DeskError::SignInLocked { .. }
             | DeskError::NotEnrolled
             | DeskError::SyncRefused(_) => 3,
             DeskError::Credentials(_) | DeskError::Sync(_) | DeskError::Store(_) => 1,

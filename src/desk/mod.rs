@@ -35,7 +35,7 @@ use crate::store::credentials::Credentials;
 use crate::store::outbox::{self, OutboxEntry};
 use crate::store::parcels::{self, Parcel, ParcelState};
 use crate::store::sessions::{self as counter_sessions, ScanOutcome, SessionKind};
-use crate::store::{self, format_time, parse_time, sync_state};
+use crate::store::{self, format_time, parse_time, sign_in_failures, sync_state};
 
 /// The source of the current time; tests substitute their own.
 pub trait Clock: Send + Sync {
@@ -102,6 +102,14 @@ pub enum Receipt {
 
 /// Maximum length of a barcode, in characters.
 pub const MAX_BARCODE_LEN: usize = 64;
+
+/// Wrong PINs for one operator id within [`WRONG_PIN_WINDOW`] that lock its
+/// sign-in.
+pub const MAX_WRONG_PINS: u32 = 5;
+/// How far back wrong PINs count towards the lock.
+pub const WRONG_PIN_WINDOW: chrono::Duration = chrono::Duration::minutes(10);
+/// How long sign-in stays locked after the wrong PIN that locked it.
+pub const PIN_LOCK: chrono::Duration = chrono::Duration::minutes(5);
 /// Maximum length of a free-text note, in characters.
 pub const MAX_NOTE_LEN: usize = 200;
 
@@ -193,7 +201,24 @@ impl Desk {
     }
 
     /// Signs an operator in for one shift, replacing any earlier sign-in.
+    /// [`MAX_WRONG_PINS`] wrong PINs for one operator id within
+    /// [`WRONG_PIN_WINDOW`] lock its sign-in for [`PIN_LOCK`], even with the
+    /// right PIN, and each wrong PIN after that while the window holds them
+    /// locks it again.
     pub fn sign_in(&mut self, id: &str, pin: &str) -> Result<Operator> {
+        let now = self.now();
+        if operators::validate_operator_id(id).is_err() {
+            return Err(DeskError::BadSignIn);
+        }
+        let (failures, latest) = sign_in_failures::since(&self.conn, id, now - WRONG_PIN_WINDOW)?;
+        if let Some(latest) = latest.filter(|_| failures >= MAX_WRONG_PINS) {
+            let remaining = latest + PIN_LOCK - now;
+            if remaining > chrono::Duration::zero() {
+                tracing::warn!(operator = id, failures, "desk: sign-in locked");
+                let remaining = remaining.to_std().unwrap_or_default();
+                return Err(DeskError::SignInLocked { operator: id.to_owned(), remaining });
+            }
+        }
         let stored: Option<(String, String)> = self
             .conn
             .query_row("SELECT name, pin_hash FROM operators WHERE id = ?1", [id], |row| {
@@ -202,10 +227,12 @@ impl Desk {
             .optional()?;
         let Some((name, pin_hash)) = stored.filter(|(_, hash)| operators::verify_pin(pin, hash))
         else {
-            tracing::warn!(operator = id, "desk: sign-in failed");
+            sign_in_failures::record(&self.conn, id, now)?;
+            tracing::warn!(operator = id, failures = failures + 1, "desk: sign-in failed");
             return Err(DeskError::BadSignIn);
         };
-        let signed_in_at = self.now();
+        sign_in_failures::forget(&self.conn, id, now - WRONG_PIN_WINDOW)?;
+        let signed_in_at = now;
         let expires_at = signed_in_at + self.config.shift;
         self.conn.execute(
             "INSERT OR REPLACE INTO session (id, operator_id, signed_in_at, expires_at) \

@@ -374,6 +374,39 @@ fn other_labels_are_not_parcels() {
 }
 
 #[test]
+fn five_wrong_pins_lock_sign_in() {
+    let fixture = Fixture::new();
+    let mut desk = fixture.open();
+    desk.add_operator("night", "Night Clerk", "1357").unwrap();
+    for _ in 0..MAX_WRONG_PINS {
+        assert!(matches!(desk.sign_in("night", "0000"), Err(DeskError::BadSignIn)));
+    }
+    let error = desk.sign_in("night", "1357").unwrap_err();
+    assert!(matches!(error, DeskError::SignInLocked { .. }), "{error}");
+    assert_eq!(error.exit_code(), 3);
+    assert!(error.to_string().contains("try again in 300 s"), "{error}");
+    assert!(desk.sign_in("clerk", "2468").is_ok(), "another operator is not locked");
+
+    fixture.clock.advance(PIN_LOCK);
+    assert!(desk.sign_in("night", "1357").is_ok(), "the lock ends");
+    for _ in 0..MAX_WRONG_PINS - 1 {
+        assert!(matches!(desk.sign_in("night", "0000"), Err(DeskError::BadSignIn)));
+    }
+    assert!(desk.sign_in("night", "1357").is_ok(), "a sign-in clears the failures");
+}
+
+#[test]
+fn unknown_operator_locks_like_known_one() {
+    let fixture = Fixture::new();
+    let mut desk = fixture.open();
+    for _ in 0..MAX_WRONG_PINS {
+        assert!(matches!(desk.sign_in("ghost", "0000"), Err(DeskError::BadSignIn)));
+    }
+    let error = desk.sign_in("ghost", "0000").unwrap_err();
+    assert!(matches!(error, DeskError::SignInLocked { .. }), "{error}");
+}
+
+#[test]
 fn refused_parcel_returns_to_courier() {
     let fixture = Fixture::new();
     let mut desk = ready_parcel(&fixture, "JJD0001", "012345");

@@ -13,6 +13,7 @@ pub mod parcels;
 pub mod retention;
 pub mod schema;
 pub mod sessions;
+pub mod sign_in_failures;
 pub mod sync_state;
 
 use std::path::{Path, PathBuf};

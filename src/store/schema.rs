@@ -5,7 +5,7 @@
 //! edit or reorder a step that has shipped; add a new one.
 
 /// One step of the schema, run to go from version `index` to `index + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// Version 1: parcels, operators, the outbox and sync state.
 const V1: &str = "
@@ -199,4 +199,15 @@ BEGIN
         WHERE NEW.shelf IS NOT NULL AND NEW.state IN ('received', 'ready', 'return_pending')
         ON CONFLICT (shelf) DO UPDATE SET parcels = parcels + 1;
 END;
+";
+
+/// Version 6: wrong PINs per operator id, which lock sign-in after repeated
+/// failures.
+const V6: &str = "
+CREATE TABLE sign_in_failures (
+    -- The id as typed; it need not belong to an operator.
+    operator_id TEXT NOT NULL,
+    at          TEXT NOT NULL
+);
+CREATE INDEX sign_in_failures_by_operator ON sign_in_failures (operator_id, at);
 ";
