@@ -15,6 +15,8 @@ use super::shell::{Shell, with};
 use super::text::{tr, tr_args};
 use super::{AppWindow, LanguageChoice, SettingsAdapter, language};
 use crate::config::{ClerkSettings, Config, validate_backend_url};
+use crate::store::credentials::Credentials;
+use crate::sync::SyncError;
 
 /// The values of `ui.language` with the name each language has in itself.
 /// "System" is no language, so it is translated.
@@ -194,18 +196,46 @@ fn enroll(app: &AppWindow, shell: &Shell, url: String, token: String) {
         {
             notify();
         }
-        let result = result.map_err(|error| error.to_string());
         // The text is built on the event loop's thread, whose language `tr`
         // follows.
         let _ = window.upgrade_in_event_loop(move |app| {
-            let text = match result {
-                Ok(credentials) => tr_args(
-                    "Enrolled as terminal {} of store {}",
-                    &[&credentials.terminal_id, &credentials.store_id],
-                ),
-                Err(error) => tr_args("Enrolment failed: {}", &[&error]),
-            };
+            let text = enrolment_text(result);
             app.global::<SettingsAdapter>().set_status_text(text.into());
         });
     });
+}
+
+/// Returns the status line for the result of an enrolment.
+fn enrolment_text(result: Result<Credentials, SyncError>) -> String {
+    match result {
+        Ok(credentials) => tr_args(
+            "Enrolled as terminal {} of store {}",
+            &[&credentials.terminal_id, &credentials.store_id],
+        ),
+        // The sync module's message names command-line options, which the
+        // clerk at the screen has not got.
+        Err(SyncError::UnsentEvents { count, store_id }) => tr_args(
+            "Not enrolled: {} events are not yet sent to store {}. Tap Sync now on \
+             the home screen, wait until none is unsent, then enrol again",
+            &[&count, &store_id],
+        ),
+        Err(error) => tr_args("Enrolment failed: {}", &[&error]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsent_events_text_names_screen_steps() {
+        let error = SyncError::UnsentEvents { count: 3, store_id: "S001".to_owned() };
+        let text = enrolment_text(Err(error));
+        assert!(
+            text.starts_with("Not enrolled: 3 events are not yet sent to store S001"),
+            "{text}"
+        );
+        assert!(text.contains("Tap Sync now"), "{text}");
+        assert!(!text.contains("--force"), "{text}");
+    }
 }
