@@ -10,15 +10,45 @@ use super::shell::{Shell, with};
 use super::text::{tr, tr_args};
 use super::{AppState, AppWindow, HomeAdapter, ProblemRow, ProblemsAdapter};
 use crate::desk::Status;
+use crate::sync::SyncReport;
 
 pub fn wire(app: &AppWindow, shell: &Rc<Shell>) {
     let weak = Rc::downgrade(shell);
-    app.global::<HomeAdapter>().on_sync_now(move || {
-        with(&weak, |_, shell| match &shell.sync {
-            Some(sync) => sync.notify(),
-            None => tracing::info!("ui: no sync engine runs in this session"),
-        })
+    app.global::<HomeAdapter>().on_sync_now(move || with(&weak, request_sync));
+}
+
+/// Asks the sync engine for a sync now, even while it waits out a backoff
+/// after failures, and shows the outcome under the last sync time. The sync
+/// runs on the sync runtime, so the screen does not wait for it.
+fn request_sync(app: &AppWindow, shell: &Shell) {
+    let home = app.global::<HomeAdapter>();
+    let (Some(sync), Some(runtime)) = (shell.sync.clone(), shell.runtime.clone()) else {
+        tracing::info!("ui: no sync engine runs in this session");
+        home.set_sync_failed(true);
+        home.set_sync_result(tr("No sync runs in this session").into());
+        return;
+    };
+    home.set_sync_failed(false);
+    home.set_sync_result(tr("Syncing…").into());
+    let window = shell.window.clone();
+    runtime.spawn(async move {
+        let result = sync.sync_now().await;
+        let _ = window.upgrade_in_event_loop(move |app| {
+            let (failed, text) = sync_result_text(&result);
+            let home = app.global::<HomeAdapter>();
+            home.set_sync_failed(failed);
+            home.set_sync_result(text.into());
+        });
     });
+}
+
+/// Returns whether a requested sync failed, and the line that says so.
+fn sync_result_text(result: &Result<SyncReport, String>) -> (bool, String) {
+    match result {
+        Ok(report) if report.queue_depth == 0 => (false, tr("Synced: nothing left to send")),
+        Ok(report) => (false, tr_args("Synced: {} still to send", &[&report.queue_depth])),
+        Err(error) => (true, tr_args("Sync failed: {}", &[error])),
+    }
 }
 
 fn count(value: u64) -> i32 {
@@ -81,4 +111,19 @@ pub fn load_problems(app: &AppWindow, shell: &Shell) {
         });
     }
     app.global::<ProblemsAdapter>().set_rows(ModelRc::new(VecModel::from(rows)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sync_result_says_what_is_left() {
+        let done = SyncReport::default();
+        assert_eq!(sync_result_text(&Ok(done)), (false, "Synced: nothing left to send".into()));
+        let left = SyncReport { queue_depth: 4, ..SyncReport::default() };
+        assert_eq!(sync_result_text(&Ok(left)), (false, "Synced: 4 still to send".into()));
+        let failed = sync_result_text(&Err("backend unreachable".into()));
+        assert_eq!(failed, (true, "Sync failed: backend unreachable".into()));
+    }
 }
