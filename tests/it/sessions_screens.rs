@@ -411,6 +411,40 @@ fn stocktake_with_all_found_is_green() {
     assert_eq!(stocktake(&window).get_missing().row_count(), 0);
 }
 
+#[test]
+fn stocktake_warns_on_unexpected_scans() {
+    let runtime = runtime();
+    let setup = runtime.block_on(Setup::new(3));
+    setup.desk().receive("JJD0001").unwrap();
+    let mut window = Counter::new(&setup);
+    window.tap("go stocktake");
+    window.tap("stocktake start");
+    window.scan("JJD0001");
+    assert_eq!(stocktake_title(&window), "Seen");
+    assert_eq!(stocktake(&window).get_outcome_kind(), OutcomeKind::Success);
+
+    // JJD0002 is announced but not received, PKG-77 is unknown, and the
+    // badge is a courier's, so none of them belongs on the shelves.
+    for (barcode, seen) in [("JJD0002", 2), ("PKG-77", 3), ("COURIER-ZTO-0042", 4)] {
+        window.scan(barcode);
+        assert_eq!(stocktake_title(&window), "Not expected on the shelves", "{barcode}");
+        assert_eq!(stocktake(&window).get_outcome_kind(), OutcomeKind::Warning, "{barcode}");
+        assert_eq!(window.shell.tones.last(), Some(Tone::Warning), "{barcode}");
+        let detail = stocktake(&window).get_outcome_detail().to_string();
+        assert!(detail.starts_with(&format!("{barcode}: recorded")), "{detail}");
+        assert_eq!(value(&window, "stocktake progress"), format!("{seen} of 1 scanned"));
+    }
+    save_screenshot(&window.app, "stocktake_unexpected_scan");
+    let open = setup.desk().stocktake_status().unwrap().expect("the stocktake is open");
+    assert_eq!(open.unexpected, ["JJD0002", "PKG-77", "COURIER-ZTO-0042"]);
+
+    window.tap("stocktake close");
+    assert_eq!(value(&window, "stocktake progress"), "0 of 1 scanned");
+    let announced = find(&window.app, "JJD0002").accessible_description().unwrap_or_default();
+    assert_eq!(announced, "Not received at this store yet");
+    assert_eq!(value(&window, "JJD0002"), "! Unexpected");
+}
+
 // ---- damage photo ------------------------------------------------------------
 
 fn rejection_photo(setup: &Setup) -> Option<String> {
