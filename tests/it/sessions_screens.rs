@@ -445,6 +445,30 @@ fn stocktake_warns_on_unexpected_scans() {
     assert_eq!(value(&window, "JJD0002"), "! Unexpected");
 }
 
+#[test]
+fn rejection_card_shows_reason_and_no_shelf() {
+    let runtime = runtime();
+    let setup = runtime.block_on(Setup::new(3));
+    let mut window = Counter::new(&setup);
+    window.tap("go receive");
+    window.scan("JJD0001");
+    assert_eq!(window.receive_title(), "Received");
+    window.scan("SHELF-A4");
+    assert_eq!(value(&window, "card shelf"), "A4");
+
+    // Damaged after the scan rejects the parcel just received.
+    window.tap("damaged");
+    window.tap("reason crushed");
+    assert_eq!(window.receive_title(), "Rejected");
+    let detail = window.app.global::<ReceiveAdapter>().get_outcome_detail().to_string();
+    assert_eq!(detail, "Crushed: give it back to the courier");
+    assert_eq!(value(&window, "card state"), "Rejected (Crushed), back with the courier");
+    // The card hides its shelf box for an empty shelf.
+    assert_eq!(window.app.global::<ReceiveAdapter>().get_card().shelf, "");
+    assert_eq!(state_of(&setup, "JJD0001"), ParcelState::Rejected);
+    save_screenshot(&window.app, "receive_rejected");
+}
+
 // ---- damage photo ------------------------------------------------------------
 
 fn rejection_photo(setup: &Setup) -> Option<String> {
