@@ -9,7 +9,7 @@ use slint::{ComponentHandle, ModelRc, VecModel};
 
 use super::cards::state_text;
 use super::shell::{Shell, with};
-use super::text::{tr, tr_args};
+use super::text::{tr, tr_args, tr_plural};
 use super::{AppWindow, OutcomeKind, StocktakeAdapter, StocktakeRow};
 use crate::desk::StocktakeSummary;
 use crate::store::parcels::{Parcel, ParcelState};
@@ -165,7 +165,12 @@ fn close(app: &AppWindow, shell: &Shell) {
             show_result(app, shell, Some(&summary));
             let (missing, unexpected) = (summary.missing.len(), summary.unexpected.len());
             if missing == 0 && unexpected == 0 {
-                let detail = tr_args("{} parcels, all where expected", &[&summary.seen]);
+                let detail = tr_plural(
+                    "{n} parcel, all where expected",
+                    "{n} parcels, all where expected",
+                    u64::from(summary.seen),
+                    &[],
+                );
                 show(app, shell, OutcomeKind::Success, &tr("Stocktake closed"), &detail);
             } else {
                 let detail = tr_args(

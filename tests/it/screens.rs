@@ -16,7 +16,7 @@ use std::rc::Rc;
 
 use i_slint_backend_testing::{ElementHandle, TestingBackend, TestingBackendOptions};
 use pickup_terminal::ui::language;
-use pickup_terminal::ui::text::{tr, tr_args};
+use pickup_terminal::ui::text::{tr, tr_args, tr_plural};
 use pickup_terminal::ui::{
     AppState, AppWindow, DropAdapter, DropStep, HandoverAdapter, HandoverStep, HomeAdapter,
     LanguageChoice, OutcomeKind, Page, ParcelCard, ProblemRow, ProblemsAdapter, ReceiveAdapter,
@@ -252,8 +252,13 @@ fn show_handover_wrong_code(app: &AppWindow) {
     handover.set_code("".into());
     handover.set_outcome_title(tr("Wrong code").into());
     handover.set_outcome_detail(
-        "code not recognised: check the digits with the customer (4 tries left before code entry locks)"
-            .into(),
+        tr_plural(
+            "Check the digits with the customer: {n} try left before code entry locks",
+            "Check the digits with the customer: {n} tries left before code entry locks",
+            4,
+            &[],
+        )
+        .into(),
     );
 }
 

@@ -14,7 +14,8 @@ use pickup_terminal::store::parcels::ParcelState;
 use pickup_terminal::ui::camera::CameraStarter;
 use pickup_terminal::ui::tone::Tone;
 use pickup_terminal::ui::{
-    DropAdapter, DropStep, OutcomeKind, ReceiveAdapter, ReturnsAdapter, StocktakeAdapter,
+    DropAdapter, DropStep, HandoverAdapter, OutcomeKind, ReceiveAdapter, ReturnsAdapter,
+    StocktakeAdapter,
 };
 use slint::{ComponentHandle, Model};
 
@@ -274,6 +275,36 @@ fn return_session_scans_then_confirms() {
 
     // Open returns and confirm; the badge and five parcel scans.
     assert_eq!((window.taps, window.scans), (2, 6));
+}
+
+#[test]
+fn counts_of_one_read_singular() {
+    let runtime = runtime();
+    let setup = runtime.block_on(Setup::new(5));
+    refused_parcels(&setup);
+    let mut window = Counter::new(&setup);
+
+    window.tap("go returns");
+    window.scan("COURIER-ZTO-7");
+    window.scan("JJD0001");
+    window.tap("confirm return");
+    assert_eq!(returns_title(&window), "Returned");
+    assert_eq!(returns(&window).get_outcome_detail(), "1 parcel given to ZTO-7");
+
+    // Code entry locks after five wrong codes, so the fourth leaves one try.
+    window.tap("returns home");
+    window.tap("go handover");
+    let mut details = Vec::new();
+    for _ in 0..4 {
+        for _ in 0..6 {
+            window.tap("keypad 0");
+        }
+        window.tap("keypad enter");
+        details.push(window.app.global::<HandoverAdapter>().get_outcome_detail().to_string());
+    }
+    let tries = "Check the digits with the customer";
+    assert_eq!(details[0], format!("{tries}: 4 tries left before code entry locks"));
+    assert_eq!(details[3], format!("{tries}: 1 try left before code entry locks"));
 }
 
 #[test]
