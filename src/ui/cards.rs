@@ -26,10 +26,9 @@ pub fn state_text(parcel: &Parcel) -> String {
         ParcelState::Received => tr("On shelf, code not yet sent"),
         ParcelState::Ready => tr("On shelf, ready for pickup"),
         ParcelState::Rejected => match parcel.reject_reason {
-            Some(reason) => tr_args(
-                "Rejected ({}), back with the courier",
-                &[&reject_reason_text(reason)],
-            ),
+            Some(reason) => {
+                tr_args("Rejected ({}), back with the courier", &[&reject_reason_text(reason)])
+            }
             None => tr("Rejected, back with the courier"),
         },
         ParcelState::HandedOver => tr("Handed over"),

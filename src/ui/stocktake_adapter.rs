@@ -83,8 +83,8 @@ fn rows(shell: &Shell, barcodes: &[String]) -> Vec<StocktakeRow> {
 }
 
 /// Returns the state of a listed parcel. An unexpected parcel that the mall
-/// announced but nobody received reads "not received yet", because the badge
-/// next to it already says "Unexpected".
+/// announced but nobody received reads "Not received at this store yet",
+/// because the badge next to it already says "Unexpected".
 fn row_state_text(parcel: &Parcel) -> String {
     match parcel.state {
         ParcelState::Expected => tr("Not received at this store yet"),

@@ -207,13 +207,14 @@ mod tests {
     #[test]
     fn tr_plural_picks_the_form_for_the_count() {
         set_language(Language::English);
-        let given = |n| tr_plural("{n} parcel given to {}", "{n} parcels given to {}", n, &[&"ZTO"]);
-        assert_eq!(given(1), "1 parcel given to ZTO");
-        assert_eq!(given(0), "0 parcels given to ZTO");
-        assert_eq!(given(2), "2 parcels given to ZTO");
+        let given_to_courier =
+            |n| tr_plural("{n} parcel given to {}", "{n} parcels given to {}", n, &[&"ZTO"]);
+        assert_eq!(given_to_courier(1), "1 parcel given to ZTO");
+        assert_eq!(given_to_courier(0), "0 parcels given to ZTO");
+        assert_eq!(given_to_courier(2), "2 parcels given to ZTO");
         set_language(Language::SimplifiedChinese);
-        assert_eq!(given(1), "已交给 ZTO 1 件包裹");
-        assert_eq!(given(3), "已交给 ZTO 3 件包裹");
+        assert_eq!(given_to_courier(1), "已交给 ZTO 1 件包裹");
+        assert_eq!(given_to_courier(3), "已交给 ZTO 3 件包裹");
         assert_eq!(tr_plural("{n} apple", "{n} apples", 2, &[]), "2 apples");
         set_language(Language::English);
     }

@@ -1085,8 +1085,14 @@ fn status_bar_flags_quarantined_event() {
     // rejects it for good, so sync quarantines it and the queue drains.
     let tx = desk.connection().unchecked_transaction().unwrap();
     let body = pickup_terminal::protocol::EventBody::HandedOver;
-    pickup_terminal::store::outbox::append(&tx, "NOT-RECEIVED-1", "clerk", chrono::Utc::now(), body)
-        .unwrap();
+    pickup_terminal::store::outbox::append(
+        &tx,
+        "NOT-RECEIVED-1",
+        "clerk",
+        chrono::Utc::now(),
+        body,
+    )
+    .unwrap();
     tx.commit().unwrap();
     let report = runtime.block_on(setup.sync()).unwrap();
     assert_eq!(report.quarantined, 1);
