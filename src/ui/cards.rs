@@ -3,7 +3,7 @@
 use chrono::{DateTime, Local, Utc};
 
 use super::ParcelCard;
-use super::text::tr;
+use super::text::{tr, tr_args};
 use crate::protocol::RejectReason;
 use crate::store::parcels::{Parcel, ParcelState};
 
@@ -18,13 +18,19 @@ pub fn local_time(time: DateTime<Utc>) -> String {
     }
 }
 
-/// Returns the state as the counter names it.
+/// Returns the state as the counter names it, with the damage reason of a
+/// rejected parcel.
 pub fn state_text(parcel: &Parcel) -> String {
     match parcel.state {
         ParcelState::Expected => tr("Expected"),
         ParcelState::Received => tr("On shelf, code not yet sent"),
         ParcelState::Ready => tr("On shelf, ready for pickup"),
-        ParcelState::Rejected => tr("Rejected, back with the courier"),
+        ParcelState::Rejected => match parcel.reject_reason {
+            Some(reason) => {
+                tr_args("Rejected ({}), back with the courier", &[&reject_reason_text(reason)])
+            }
+            None => tr("Rejected, back with the courier"),
+        },
         ParcelState::HandedOver => tr("Handed over"),
         ParcelState::ReturnPending => tr("To return to the courier"),
         ParcelState::Returned => tr("Returned to the courier"),
@@ -32,16 +38,16 @@ pub fn state_text(parcel: &Parcel) -> String {
     }
 }
 
-/// Returns the damage reason as the clerk reads it: the wire name with
-/// spaces, translated.
+/// Returns the damage reason as the reason picker on the receive screen
+/// names it, translated.
 pub fn reject_reason_text(reason: RejectReason) -> String {
     match reason {
-        RejectReason::Crushed => tr("crushed"),
-        RejectReason::Wet => tr("wet"),
-        RejectReason::Torn => tr("torn"),
-        RejectReason::Opened => tr("opened"),
-        RejectReason::WrongAddress => tr("wrong address"),
-        RejectReason::Other => tr("other"),
+        RejectReason::Crushed => tr("Crushed"),
+        RejectReason::Wet => tr("Wet"),
+        RejectReason::Torn => tr("Torn"),
+        RejectReason::Opened => tr("Opened"),
+        RejectReason::WrongAddress => tr("Wrong address"),
+        RejectReason::Other => tr("Other"),
     }
 }
 
@@ -67,13 +73,19 @@ fn or_dash(text: &str) -> String {
     if text.is_empty() { "-".to_owned() } else { text.to_owned() }
 }
 
+/// Builds the card of a parcel. A rejected or returned parcel went back with
+/// the courier, so its card shows no shelf even when it had one.
 pub fn card(parcel: &Parcel) -> ParcelCard {
+    let shelf = match parcel.state {
+        ParcelState::Rejected | ParcelState::Returned => String::new(),
+        _ => parcel.shelf.clone().unwrap_or_else(|| "-".to_owned()),
+    };
     ParcelCard {
         barcode: parcel.barcode.clone().into(),
         customer: or_dash(&parcel.customer_masked).into(),
         phone_last4: or_dash(&parcel.phone_last4).into(),
         courier: or_dash(&parcel.courier).into(),
-        shelf: parcel.shelf.clone().unwrap_or_else(|| "-".to_owned()).into(),
+        shelf: shelf.into(),
         state_label: state_text(parcel).into(),
     }
 }

@@ -10,7 +10,7 @@ use slint::ComponentHandle;
 
 use super::receive_adapter;
 use super::shell::{Shell, with};
-use super::text::{tr, tr_args};
+use super::text::{tr, tr_args, tr_plural};
 use super::{AppWindow, DropAdapter, DropStep, OutcomeKind};
 use crate::desk::sessions::MAX_DECLARED;
 use crate::desk::{DropSummary, courier_from_badge, courier_from_entry, validate_courier};
@@ -179,7 +179,12 @@ fn enter_count(app: &AppWindow, shell: &Shell, digits: &str) {
         Ok(summary) => {
             close_sheet(app);
             show_drop(app, Some(&summary));
-            let detail = tr_args("Scan the {} parcels from {}", &[&declared, &courier]);
+            let detail = tr_plural(
+                "Scan the {n} parcel from {}",
+                "Scan the {n} parcels from {}",
+                u64::from(declared),
+                &[&courier],
+            );
             receive_adapter::show(app, shell, OutcomeKind::Success, &tr("Drop started"), &detail);
         }
         Err(error) => {

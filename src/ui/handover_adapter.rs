@@ -13,7 +13,7 @@ use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 use super::camera::CameraPoll;
 use super::cards::card;
 use super::shell::{Shell, with};
-use super::text::{tr, tr_args};
+use super::text::{tr, tr_args, tr_plural};
 use super::{AppWindow, HandoverAdapter, HandoverStep, OutcomeKind, ParcelCard};
 use crate::desk::DeskError;
 use crate::scan::PICKUP_CODE_DIGITS;
@@ -157,7 +157,12 @@ fn enter_code(app: &AppWindow, shell: &Shell, code: &str) {
             let detail = if count == 1 {
                 tr("Scan the parcel before you hand it over")
             } else {
-                tr_args("{} parcels: scan each one before you hand it over", &[&count])
+                tr_plural(
+                    "{n} parcel: scan each one before you hand it over",
+                    "{n} parcels: scan each one before you hand it over",
+                    count as u64,
+                    &[],
+                )
             };
             show(app, shell, OutcomeKind::Success, &tr("Code accepted"), &detail);
         }
@@ -174,7 +179,18 @@ fn enter_code(app: &AppWindow, shell: &Shell, code: &str) {
                 DeskError::Invalid(_) => tr("Invalid code"),
                 _ => tr("No parcel"),
             };
-            show(app, shell, OutcomeKind::Error, &title, &error.to_string());
+            let detail = match &error {
+                // The desk's message reads "1 tries left", so the count is
+                // worded here with a plural form.
+                DeskError::WrongCode { tries_left } => tr_plural(
+                    "Check the digits with the customer: {n} try left before code entry locks",
+                    "Check the digits with the customer: {n} tries left before code entry locks",
+                    u64::from(*tries_left),
+                    &[],
+                ),
+                _ => error.to_string(),
+            };
+            show(app, shell, OutcomeKind::Error, &title, &detail);
         }
     }
     shell.refresh(app);

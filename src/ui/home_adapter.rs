@@ -61,8 +61,10 @@ pub fn show_status(app: &AppWindow, status: &Status) {
     home.set_on_shelf_count(count(status.on_shelf));
     home.set_ready_count(count(status.ready));
     home.set_to_return_count(count(status.to_return));
-    home.set_problem_count(count(status.quarantined + status.conflicts + status.skipped_changes));
+    let problems = count(status.quarantined + status.conflicts + status.skipped_changes);
+    home.set_problem_count(problems);
     let state = app.global::<AppState>();
+    state.set_problem_count(problems);
     state.set_online(status.online);
     state.set_unsent_count(count(status.queue_depth));
     let last = status.last_sync_at.map(local_time).unwrap_or_else(|| tr("never"));

@@ -11,7 +11,7 @@ use std::rc::Rc;
 use slint::{ComponentHandle, ModelRc, VecModel};
 
 use super::shell::{Shell, with};
-use super::text::{tr, tr_args};
+use super::text::{tr, tr_args, tr_plural};
 use super::{AppWindow, OutcomeKind, ReturnItem, ReturnsAdapter};
 use crate::desk::{ReturnOutcome, ReturnSummary, courier_from_badge, courier_from_entry};
 use crate::protocol::ReturnCause;
@@ -164,7 +164,12 @@ fn confirm(app: &AppWindow, shell: &Shell) {
     match result {
         Ok(summary) => {
             load(app, shell);
-            let detail = tr_args("{} parcels given to {}", &[&summary.count, &summary.courier_id]);
+            let detail = tr_plural(
+                "{n} parcel given to {}",
+                "{n} parcels given to {}",
+                u64::from(summary.count),
+                &[&summary.courier_id],
+            );
             show(app, shell, OutcomeKind::Success, &tr("Returned"), &detail);
         }
         Err(error) => {

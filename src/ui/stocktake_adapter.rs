@@ -9,9 +9,10 @@ use slint::{ComponentHandle, ModelRc, VecModel};
 
 use super::cards::state_text;
 use super::shell::{Shell, with};
-use super::text::{tr, tr_args};
+use super::text::{tr, tr_args, tr_plural};
 use super::{AppWindow, OutcomeKind, StocktakeAdapter, StocktakeRow};
 use crate::desk::StocktakeSummary;
+use crate::store::parcels::{Parcel, ParcelState};
 
 pub fn wire(app: &AppWindow, shell: &Rc<Shell>) {
     let adapter = app.global::<StocktakeAdapter>();
@@ -67,8 +68,8 @@ fn rows(shell: &Shell, barcodes: &[String]) -> Vec<StocktakeRow> {
         .map(|barcode| {
             let detail = match desk.parcel(barcode) {
                 Ok(Some(parcel)) => match &parcel.shelf {
-                    Some(shelf) => tr_args("Shelf {}: {}", &[shelf, &state_text(&parcel)]),
-                    None => state_text(&parcel),
+                    Some(shelf) => tr_args("Shelf {}: {}", &[shelf, &row_state_text(&parcel)]),
+                    None => row_state_text(&parcel),
                 },
                 Ok(None) => tr("Unknown to this store"),
                 Err(error) => {
@@ -79,6 +80,16 @@ fn rows(shell: &Shell, barcodes: &[String]) -> Vec<StocktakeRow> {
             StocktakeRow { barcode: barcode.as_str().into(), detail: detail.into() }
         })
         .collect()
+}
+
+/// Returns the state of a listed parcel. An unexpected parcel that the mall
+/// announced but nobody received reads "Not received at this store yet",
+/// because the badge next to it already says "Unexpected".
+fn row_state_text(parcel: &Parcel) -> String {
+    match parcel.state {
+        ParcelState::Expected => tr("Not received at this store yet"),
+        _ => state_text(parcel),
+    }
 }
 
 fn show(app: &AppWindow, shell: &Shell, kind: OutcomeKind, title: &str, detail: &str) {
@@ -126,6 +137,16 @@ pub fn on_scan(app: &AppWindow, shell: &Shell, text: &str) {
             if count(seen as usize) == seen_before {
                 let detail = tr_args("{} counts once: {} scanned", &[&barcode, &seen]);
                 show(app, shell, OutcomeKind::Warning, &tr("Already scanned"), &detail);
+            } else if summary.unexpected.iter().any(|unexpected| unexpected == barcode) {
+                // The desk keeps the scan and lists it as unexpected at the
+                // close: a parcel not in the store's care, an unknown label
+                // or a courier badge.
+                let detail = tr_args(
+                    "{}: recorded, and listed when you close. {} scanned",
+                    &[&barcode, &seen],
+                );
+                let title = tr("Not expected on the shelves");
+                show(app, shell, OutcomeKind::Warning, &title, &detail);
             } else {
                 let detail = tr_args("{}: {} scanned", &[&barcode, &seen]);
                 show(app, shell, OutcomeKind::Success, &tr("Seen"), &detail);
@@ -141,12 +162,15 @@ fn close(app: &AppWindow, shell: &Shell) {
     match result {
         Ok(summary) => {
             show_running(app, shell, None);
-            app.global::<StocktakeAdapter>()
-                .set_seen_count(summary.seen.min(i32::MAX as u32) as i32);
             show_result(app, shell, Some(&summary));
             let (missing, unexpected) = (summary.missing.len(), summary.unexpected.len());
             if missing == 0 && unexpected == 0 {
-                let detail = tr_args("{} parcels, all where expected", &[&summary.seen]);
+                let detail = tr_plural(
+                    "{n} parcel, all where expected",
+                    "{n} parcels, all where expected",
+                    u64::from(summary.seen),
+                    &[],
+                );
                 show(app, shell, OutcomeKind::Success, &tr("Stocktake closed"), &detail);
             } else {
                 let detail = tr_args(

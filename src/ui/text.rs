@@ -1,6 +1,6 @@
 //! Words that the Rust side of the screens shows: outcome titles, details
 //! and list rows that the adapters build. Every such string goes through
-//! [`tr`] or [`tr_args`], as every string in the `.slint` files goes through
+//! [`tr`], [`tr_args`] or, with a count, [`tr_plural`], as every string in the `.slint` files goes through
 //! `@tr`, so one catalog translates both (see [`super::catalog`]).
 //!
 //! Placeholders follow `@tr`: `{}` takes the next argument and `{0}`, `{1}`
@@ -103,6 +103,22 @@ pub fn tr_args(msgid: &str, args: &[&dyn Display]) -> String {
     fill(&tr(msgid), args)
 }
 
+/// The text for a message with a count `n`, in the current language: the
+/// `singular` or `plural` msgid in English, and the catalog's plural form
+/// for `n` otherwise. `{n}` takes `n`, and `{}` and `{0}` … take `args`.
+pub fn tr_plural(singular: &str, plural: &str, n: u64, args: &[&dyn Display]) -> String {
+    let english = if n == 1 { singular } else { plural };
+    let template = match language() {
+        Language::English => english,
+        // Chinese has one plural form (`nplurals=1` in the catalog header).
+        Language::SimplifiedChinese => catalog::zh_cn()
+            .get(singular)
+            .filter(|entry| entry.msgid_plural.is_some())
+            .map_or(english, |entry| entry.translations[0].as_str()),
+    };
+    fill(&template.replace("{n}", &n.to_string()), args)
+}
+
 /// Replaces `{}` and `{N}` in `template` with `args`. A placeholder without
 /// an argument, and any other brace, stays as it is.
 fn fill(template: &str, args: &[&dyn Display]) -> String {
@@ -186,6 +202,21 @@ mod tests {
             tr_args("Give {} to the customer", &[&"JJD0001"]),
             "Give JJD0001 to the customer"
         );
+    }
+
+    #[test]
+    fn tr_plural_picks_the_form_for_the_count() {
+        set_language(Language::English);
+        let given_to_courier =
+            |n| tr_plural("{n} parcel given to {}", "{n} parcels given to {}", n, &[&"ZTO"]);
+        assert_eq!(given_to_courier(1), "1 parcel given to ZTO");
+        assert_eq!(given_to_courier(0), "0 parcels given to ZTO");
+        assert_eq!(given_to_courier(2), "2 parcels given to ZTO");
+        set_language(Language::SimplifiedChinese);
+        assert_eq!(given_to_courier(1), "已交给 ZTO 1 件包裹");
+        assert_eq!(given_to_courier(3), "已交给 ZTO 3 件包裹");
+        assert_eq!(tr_plural("{n} apple", "{n} apples", 2, &[]), "2 apples");
+        set_language(Language::English);
     }
 
     #[test]

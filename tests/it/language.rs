@@ -136,8 +136,9 @@ fn slint_msgids(path: &Path, source: &str) -> (Vec<Msgid>, Vec<String>) {
     (found, problems)
 }
 
-/// Finds every `tr("…")` and `tr_args("…", …)` of a Rust source. A call
-/// whose msgid is not a literal is returned as a problem.
+/// Finds every `tr("…")`, `tr_args("…", …)` and `tr_plural("…", "…", …)`
+/// of a Rust source. A call whose msgids are not literals is returned as a
+/// problem.
 fn rust_msgids(path: &Path, source: &str) -> (Vec<Msgid>, Vec<String>) {
     let mut found = Vec::new();
     let mut problems = Vec::new();
@@ -153,6 +154,24 @@ fn rust_msgids(path: &Path, source: &str) -> (Vec<Msgid>, Vec<String>) {
                 Some((text, _)) => found.push(Msgid { text, plural: None, place }),
                 None => problems.push(format!("{place}: {call}…) without a string literal")),
             }
+        }
+    }
+    for (index, _) in source.match_indices("tr_plural(") {
+        let before = source[..index].chars().next_back();
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.') {
+            continue;
+        }
+        let place = format!("{}:{}", path.display(), line_of(source, index));
+        let start = skip_whitespace(source, index + "tr_plural(".len());
+        let Some((text, end)) = string_literal(source, start) else {
+            problems.push(format!("{place}: tr_plural(…) without a string literal"));
+            continue;
+        };
+        let after = skip_whitespace(source, end);
+        let plural_start = skip_whitespace(source, after + 1);
+        match source[after..].starts_with(',').then(|| string_literal(source, plural_start)) {
+            Some(Some((plural, _))) => found.push(Msgid { text, plural: Some(plural), place }),
+            _ => problems.push(format!("{place}: tr_plural(…) without a plural literal")),
         }
     }
     (found, problems)
@@ -304,6 +323,13 @@ fn scans_read_plurals_and_continued_literals() {
     assert_eq!(found[0].text, "Fetch {n} parcel");
     assert_eq!(found[0].plural.as_deref(), Some("Fetch {n} parcels"));
     assert_eq!(found[1].text, "Say \"hi\"");
+
+    let rust = "tr_plural(\"{n} parcel\", \"{n} parcels\", n, &[]);";
+    let (found, problems) = rust_msgids(Path::new("b.rs"), rust);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].text, "{n} parcel");
+    assert_eq!(found[0].plural.as_deref(), Some("{n} parcels"));
 
     let rust = "let a = tr_args(\n    \"Long {} \\\n     text\",\n    &[&x],\n);\nfn tr(msgid: &str) {}\nstr(\"x\");";
     let (found, problems) = rust_msgids(Path::new("a.rs"), rust);

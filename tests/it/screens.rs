@@ -16,7 +16,7 @@ use std::rc::Rc;
 
 use i_slint_backend_testing::{ElementHandle, TestingBackend, TestingBackendOptions};
 use pickup_terminal::ui::language;
-use pickup_terminal::ui::text::{tr, tr_args};
+use pickup_terminal::ui::text::{tr, tr_args, tr_plural};
 use pickup_terminal::ui::{
     AppState, AppWindow, DropAdapter, DropStep, HandoverAdapter, HandoverStep, HomeAdapter,
     LanguageChoice, OutcomeKind, Page, ParcelCard, ProblemRow, ProblemsAdapter, ReceiveAdapter,
@@ -35,6 +35,8 @@ const HEIGHT: u32 = 800;
 const ERROR_RED: Rgba8Pixel = Rgba8Pixel { r: 0xc0, g: 0x15, b: 0x1b, a: 0xff };
 /// `Palette.success` in ui/style.slint.
 const SUCCESS_GREEN: Rgba8Pixel = Rgba8Pixel { r: 0x0b, g: 0x7a, b: 0x34, a: 0xff };
+/// `Palette.warning` in ui/style.slint.
+const WARNING_AMBER: Rgba8Pixel = Rgba8Pixel { r: 0xf0, g: 0xb4, b: 0x00, a: 0xff };
 
 /// Installs the testing backend with the software renderer on this thread.
 /// Slint keeps its platform in a thread-local slot and the test harness runs
@@ -250,8 +252,13 @@ fn show_handover_wrong_code(app: &AppWindow) {
     handover.set_code("".into());
     handover.set_outcome_title(tr("Wrong code").into());
     handover.set_outcome_detail(
-        "code not recognised: check the digits with the customer (4 tries left before code entry locks)"
-            .into(),
+        tr_plural(
+            "Check the digits with the customer: {n} try left before code entry locks",
+            "Check the digits with the customer: {n} tries left before code entry locks",
+            4,
+            &[],
+        )
+        .into(),
     );
 }
 
@@ -1065,4 +1072,40 @@ fn scanner_focus_returns_after_courier_entry() {
     assert_eq!(*entered.borrow(), ["ZTO 42-7"]);
     type_keys(&app, &["J"]);
     assert_eq!(*keys.borrow(), ["J"]);
+}
+
+// ---- wired to a desk on a SQLite file ---------------------------------------
+
+#[test]
+fn status_bar_flags_quarantined_event() {
+    let runtime = crate::flows::runtime();
+    let setup = runtime.block_on(crate::sync::Setup::new(2));
+    let desk = setup.desk();
+    // A handover of a parcel the backend never saw received: the backend
+    // rejects it for good, so sync quarantines it and the queue drains.
+    let tx = desk.connection().unchecked_transaction().unwrap();
+    let body = pickup_terminal::protocol::EventBody::HandedOver;
+    pickup_terminal::store::outbox::append(
+        &tx,
+        "NOT-RECEIVED-1",
+        "clerk",
+        chrono::Utc::now(),
+        body,
+    )
+    .unwrap();
+    tx.commit().unwrap();
+    let report = runtime.block_on(setup.sync()).unwrap();
+    assert_eq!(report.quarantined, 1);
+    let status = desk.status().unwrap();
+    assert_eq!((status.queue_depth, status.quarantined), (0, 1));
+
+    let window = crate::flows::Counter::new(&setup);
+    let unsent = find(&window.app, "status unsent").accessible_description().unwrap_or_default();
+    assert_eq!(unsent, "", "the status bar shows {unsent:?} next to a problem");
+    let problems = find(&window.app, "status problems");
+    assert_eq!(problems.accessible_value().as_deref(), Some("1 problem: see Problems"));
+    let x = (problems.absolute_position().x + 6.0) as u32;
+    let y = (problems.absolute_position().y + problems.size().height / 2.0) as u32;
+    assert_eq!(pixel(&snapshot(&window.app), x, y), WARNING_AMBER);
+    save_screenshot(&window.app, "status_bar_problems");
 }

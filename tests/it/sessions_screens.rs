@@ -14,7 +14,8 @@ use pickup_terminal::store::parcels::ParcelState;
 use pickup_terminal::ui::camera::CameraStarter;
 use pickup_terminal::ui::tone::Tone;
 use pickup_terminal::ui::{
-    DropAdapter, DropStep, OutcomeKind, ReceiveAdapter, ReturnsAdapter, StocktakeAdapter,
+    DropAdapter, DropStep, HandoverAdapter, OutcomeKind, ReceiveAdapter, ReturnsAdapter,
+    StocktakeAdapter,
 };
 use slint::{ComponentHandle, Model};
 
@@ -277,6 +278,36 @@ fn return_session_scans_then_confirms() {
 }
 
 #[test]
+fn counts_of_one_read_singular() {
+    let runtime = runtime();
+    let setup = runtime.block_on(Setup::new(5));
+    refused_parcels(&setup);
+    let mut window = Counter::new(&setup);
+
+    window.tap("go returns");
+    window.scan("COURIER-ZTO-7");
+    window.scan("JJD0001");
+    window.tap("confirm return");
+    assert_eq!(returns_title(&window), "Returned");
+    assert_eq!(returns(&window).get_outcome_detail(), "1 parcel given to ZTO-7");
+
+    // Code entry locks after five wrong codes, so the fourth leaves one try.
+    window.tap("returns home");
+    window.tap("go handover");
+    let mut details = Vec::new();
+    for _ in 0..4 {
+        for _ in 0..6 {
+            window.tap("keypad 0");
+        }
+        window.tap("keypad enter");
+        details.push(window.app.global::<HandoverAdapter>().get_outcome_detail().to_string());
+    }
+    let tries = "Check the digits with the customer";
+    assert_eq!(details[0], format!("{tries}: 4 tries left before code entry locks"));
+    assert_eq!(details[3], format!("{tries}: 1 try left before code entry locks"));
+}
+
+#[test]
 fn typed_courier_starts_return() {
     let runtime = runtime();
     let setup = runtime.block_on(Setup::new(5));
@@ -409,6 +440,64 @@ fn stocktake_with_all_found_is_green() {
     assert_eq!(window.shell.tones.last(), Some(Tone::Success));
     assert_eq!(value(&window, "stocktake missing"), "✓ Every expected parcel was found");
     assert_eq!(stocktake(&window).get_missing().row_count(), 0);
+}
+
+#[test]
+fn stocktake_warns_on_unexpected_scans() {
+    let runtime = runtime();
+    let setup = runtime.block_on(Setup::new(3));
+    setup.desk().receive("JJD0001").unwrap();
+    let mut window = Counter::new(&setup);
+    window.tap("go stocktake");
+    window.tap("stocktake start");
+    window.scan("JJD0001");
+    assert_eq!(stocktake_title(&window), "Seen");
+    assert_eq!(stocktake(&window).get_outcome_kind(), OutcomeKind::Success);
+
+    // JJD0002 is announced but not received, PKG-77 is unknown, and the
+    // badge is a courier's, so none of them belongs on the shelves.
+    for (barcode, seen) in [("JJD0002", 2), ("PKG-77", 3), ("COURIER-ZTO-0042", 4)] {
+        window.scan(barcode);
+        assert_eq!(stocktake_title(&window), "Not expected on the shelves", "{barcode}");
+        assert_eq!(stocktake(&window).get_outcome_kind(), OutcomeKind::Warning, "{barcode}");
+        assert_eq!(window.shell.tones.last(), Some(Tone::Warning), "{barcode}");
+        let detail = stocktake(&window).get_outcome_detail().to_string();
+        assert!(detail.starts_with(&format!("{barcode}: recorded")), "{detail}");
+        assert_eq!(value(&window, "stocktake progress"), format!("{seen} of 1 scanned"));
+    }
+    save_screenshot(&window.app, "stocktake_unexpected_scan");
+    let open = setup.desk().stocktake_status().unwrap().expect("the stocktake is open");
+    assert_eq!(open.unexpected, ["JJD0002", "PKG-77", "COURIER-ZTO-0042"]);
+
+    window.tap("stocktake close");
+    assert_eq!(value(&window, "stocktake progress"), "0 of 1 scanned");
+    let announced = find(&window.app, "JJD0002").accessible_description().unwrap_or_default();
+    assert_eq!(announced, "Not received at this store yet");
+    assert_eq!(value(&window, "JJD0002"), "! Unexpected");
+}
+
+#[test]
+fn rejection_card_shows_reason_and_no_shelf() {
+    let runtime = runtime();
+    let setup = runtime.block_on(Setup::new(3));
+    let mut window = Counter::new(&setup);
+    window.tap("go receive");
+    window.scan("JJD0001");
+    assert_eq!(window.receive_title(), "Received");
+    window.scan("SHELF-A4");
+    assert_eq!(value(&window, "card shelf"), "A4");
+
+    // Damaged after the scan rejects the parcel just received.
+    window.tap("damaged");
+    window.tap("reason crushed");
+    assert_eq!(window.receive_title(), "Rejected");
+    let detail = window.app.global::<ReceiveAdapter>().get_outcome_detail().to_string();
+    assert_eq!(detail, "Crushed: give it back to the courier");
+    assert_eq!(value(&window, "card state"), "Rejected (Crushed), back with the courier");
+    // The card hides its shelf box for an empty shelf.
+    assert_eq!(window.app.global::<ReceiveAdapter>().get_card().shelf, "");
+    assert_eq!(state_of(&setup, "JJD0001"), ParcelState::Rejected);
+    save_screenshot(&window.app, "receive_rejected");
 }
 
 // ---- damage photo ------------------------------------------------------------
