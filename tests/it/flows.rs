@@ -618,7 +618,11 @@ fn sync_now_without_engine_says_so() {
     let runtime = runtime();
     let setup = runtime.block_on(Setup::new(1));
     let mut window = Counter::new(&setup);
-    let before = ElementHandle::find_by_accessible_label(&window.app, "home sync result").count();
+    let before = i_slint_backend_testing::ElementHandle::find_by_accessible_label(
+        &window.app,
+        "home sync result",
+    )
+    .count();
     assert_eq!(before, 0, "a result shows before any tap");
     window.tap("sync now");
     let result = find(&window.app, "home sync result").accessible_value().unwrap_or_default();
