@@ -30,8 +30,8 @@ pub fn since(
     Ok((count, parse_optional_time(latest)?))
 }
 
-/// Forgets the wrong PINs of `operator_id`, after a sign-in succeeded, and
-/// every record older than `before`.
+/// Deletes the wrong PINs of `operator_id`, after its sign-in succeeded,
+/// and every record older than `before`.
 pub fn forget(conn: &Connection, operator_id: &str, before: DateTime<Utc>) -> Result<()> {
     conn.prepare_cached("DELETE FROM sign_in_failures WHERE operator_id = ?1 OR at < ?2")?
         .execute(params![operator_id, format_time(before)])?;

@@ -42,7 +42,7 @@ fn request_sync(app: &AppWindow, shell: &Shell) {
     });
 }
 
-/// Returns whether a requested sync failed, and the line that says so.
+/// Returns whether a requested sync failed, and the status line for it.
 fn sync_result_text(result: &Result<SyncReport, String>) -> (bool, String) {
     match result {
         Ok(report) if report.queue_depth == 0 => (false, tr("Synced: nothing left to send")),

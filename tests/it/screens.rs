@@ -149,6 +149,17 @@ fn show_receive_drop(app: &AppWindow) {
     drop.set_step(DropStep::Closed);
 }
 
+/// A repeated scan during a drop: the tallest receive screen, with the drop
+/// panel, a two-line warning title and a parcel card with a long state.
+fn show_receive_drop_repeat(app: &AppWindow) {
+    show_receive_drop(app);
+    let receive = app.global::<ReceiveAdapter>();
+    receive.set_outcome_kind(OutcomeKind::Warning);
+    receive.set_outcome_title(tr("Already received").into());
+    receive.set_outcome_detail("Received at 23:06 by demo; nothing recorded".into());
+    receive.set_card(parcel("JJD0001", "Zhao *ing", "A1", "On shelf, ready for pickup"));
+}
+
 fn show_receive_drop_courier(app: &AppWindow) {
     show_receive(app);
     let drop = app.global::<DropAdapter>();
@@ -259,6 +270,21 @@ fn show_handover_wrong_code(app: &AppWindow) {
             &[],
         )
         .into(),
+    );
+}
+
+/// The code screen after a code whose parcel cannot be handed over, with the
+/// desk's longest message of that kind: five lines at 480 px.
+fn show_handover_no_parcel(app: &AppWindow) {
+    show_handover_code(app);
+    let handover = app.global::<HandoverAdapter>();
+    handover.set_code("".into());
+    handover.set_outcome_kind(OutcomeKind::Error);
+    handover.set_outcome_title(tr("No parcel").into());
+    handover.set_outcome_detail(
+        "parcel JJD0004 is rejected (crushed) and cannot be handed over: it was rejected \
+         at the door on 2026-12-04 23:06 UTC and went back with the courier"
+            .into(),
     );
 }
 
@@ -473,6 +499,8 @@ const SCENES: &[(&str, ShowScene)] = &[
     ("handover", show_handover_code),
     ("handover_locked", show_handover_locked),
     ("handover_wrong_code", show_handover_wrong_code),
+    ("handover_no_parcel", show_handover_no_parcel),
+    ("receive_drop_repeat", show_receive_drop_repeat),
     ("handover_camera", show_handover_camera),
     ("handover_reissue", show_handover_reissue),
     ("handover_refuse", show_handover_refuse),
@@ -960,15 +988,27 @@ fn bottom_of(app: &AppWindow, label: &str) -> f32 {
 
 #[test]
 fn keypad_fits_below_longest_banner() {
-    for (name, show) in
-        [("wrong code", show_handover_wrong_code as ShowScene), ("locked", show_handover_locked)]
-    {
+    for (name, show) in [
+        ("wrong code", show_handover_wrong_code as ShowScene),
+        ("locked", show_handover_locked),
+        ("no parcel", show_handover_no_parcel),
+    ] {
         let app = new_window();
         show(&app);
         for key in ["keypad clear", "keypad 0", "keypad enter"] {
             let bottom = bottom_of(&app, key);
             assert!(bottom <= HEIGHT as f32, "{key} ends at {bottom} px with the {name} banner");
         }
+    }
+}
+
+#[test]
+fn receive_buttons_fit_below_repeat_warning() {
+    let app = new_window();
+    show_receive_drop_repeat(&app);
+    for button in ["receive finish", "damaged", "pick shelf"] {
+        let bottom = bottom_of(&app, button);
+        assert!(bottom <= HEIGHT as f32, "{button} ends at {bottom} px");
     }
 }
 
