@@ -21,7 +21,9 @@ pub enum DeskError {
     )]
     WrongParcel { scanned: String, expected: Vec<String> },
     #[error(
-        "code not recognised: check the digits with the customer ({tries_left} tries left before code entry locks)"
+        "code not recognised: check the digits with the customer ({tries_left} {} left before \
+         code entry locks)",
+        if *tries_left == 1 { "try" } else { "tries" }
     )]
     WrongCode { tries_left: u32 },
     #[error("this code was already used: every parcel it unlocked has been handed over")]

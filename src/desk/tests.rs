@@ -281,6 +281,14 @@ fn five_wrong_codes_lock_entry_for_a_minute() {
 }
 
 #[test]
+fn wrong_code_message_counts_tries() {
+    let one = DeskError::WrongCode { tries_left: 1 }.to_string();
+    assert!(one.contains("(1 try left before code entry locks)"), "{one}");
+    let four = DeskError::WrongCode { tries_left: 4 }.to_string();
+    assert!(four.contains("(4 tries left before code entry locks)"), "{four}");
+}
+
+#[test]
 fn wrong_code_after_lock_ends_says_wrong() {
     let fixture = Fixture::new();
     let mut desk = ready_parcel(&fixture, "JJD0001", "012345");

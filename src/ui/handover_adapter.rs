@@ -180,8 +180,8 @@ fn enter_code(app: &AppWindow, shell: &Shell, code: &str) {
                 _ => tr("No parcel"),
             };
             let detail = match &error {
-                // The desk's message reads "1 tries left", so the count is
-                // worded here with a plural form.
+                // The desk's message is English only, so the count is worded
+                // here with a plural form the catalog translates.
                 DeskError::WrongCode { tries_left } => tr_plural(
                     "Check the digits with the customer: {n} try left before code entry locks",
                     "Check the digits with the customer: {n} tries left before code entry locks",
