@@ -402,7 +402,7 @@ impl Context<'_> {
 
     /// Rejects a parcel at the door. The terminal also rejects a parcel
     /// found damaged just after its receipt, whose code the customer has
-    /// been texted already: that code is revoked and the customer is told.
+    /// been texted already. That code is revoked and the customer is texted.
     fn reject(&self, parcel: &ParcelRecord) -> anyhow::Result<Verdict> {
         let from = [ParcelState::Announced, ParcelState::Cancelled, ParcelState::Received];
         let verdict = self.move_to(parcel, &from, ParcelState::Rejected)?;

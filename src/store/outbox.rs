@@ -235,8 +235,8 @@ pub fn renumber_pending_above(tx: &Transaction<'_>, last_seq: i64) -> Result<u64
 }
 
 /// Counts one more failed try of a pending event and returns the new count.
-/// The try that reaches `max_attempts` also quarantines the event, in the
-/// same statement, so a quarantined event shows exactly `max_attempts`
+/// Also quarantines the event, in the same statement, on the try that
+/// reaches `max_attempts`, so a quarantined event shows exactly `max_attempts`
 /// tries.
 pub fn record_failure(
     tx: &Transaction<'_>,

@@ -433,7 +433,7 @@ async fn pull_all(
 
 /// The longest `Retry-After` the engine waits for. A longer one, from a
 /// misconfigured backend or a proxy, would leave the queue unsent for hours
-/// with the clerk unaware, so the engine waits this long and asks again.
+/// with the clerk unaware, so the engine waits this long and then tries again.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(15 * 60);
 
 /// Returns the delay before retry number `failures` (1 for the first): full

@@ -83,7 +83,7 @@ fn rows(shell: &Shell, barcodes: &[String]) -> Vec<StocktakeRow> {
 }
 
 /// Returns the state of a listed parcel. An unexpected parcel that the mall
-/// announced but nobody received reads "Not received at this store yet",
+/// announced but this store never received reads "Not received at this store yet",
 /// because the badge next to it already says "Unexpected".
 fn row_state_text(parcel: &Parcel) -> String {
     match parcel.state {

@@ -91,19 +91,19 @@ pub fn translation(language: Language, msgid: &str) -> Option<&'static str> {
     }
 }
 
-/// The text for `msgid` in the current language. A msgid missing from the
+/// Returns the text for `msgid` in the current language. A msgid missing from the
 /// catalog shows in English.
 pub fn tr(msgid: &str) -> String {
     translation(language(), msgid).unwrap_or(msgid).to_owned()
 }
 
-/// The text for `msgid` in the current language, with its placeholders
+/// Returns the text for `msgid` in the current language, with its placeholders
 /// replaced by `args`.
 pub fn tr_args(msgid: &str, args: &[&dyn Display]) -> String {
     fill(&tr(msgid), args)
 }
 
-/// The text for a message with a count `n`, in the current language: the
+/// Returns the text for a message with a count `n`, in the current language: the
 /// `singular` or `plural` msgid in English, and the catalog's plural form
 /// for `n` otherwise. `{n}` takes `n`, and `{}` and `{0}` … take `args`.
 pub fn tr_plural(singular: &str, plural: &str, n: u64, args: &[&dyn Display]) -> String {

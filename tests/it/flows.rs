@@ -605,7 +605,7 @@ fn settings_enrol_with_unsent_events_keeps_enrolment() {
     find(&window.app, "enrolment token").set_accessible_value(token.as_str());
     window.tap("enroll");
 
-    // The enrolment's answer reaches the screen through the event loop,
+    // The enrolment's result reaches the screen through the event loop,
     // which this headless window does not run, so the text has a unit test
     // in the settings adapter; here the enrolment must stay as it was.
     std::thread::sleep(Duration::from_millis(1000));

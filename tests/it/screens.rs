@@ -149,7 +149,7 @@ fn show_receive_drop(app: &AppWindow) {
     drop.set_step(DropStep::Closed);
 }
 
-/// A repeated scan during a drop: the tallest receive screen, with the drop
+/// Shows a repeated scan during a drop, the tallest receive screen: the drop
 /// panel, a two-line warning title and a parcel card with a long state.
 fn show_receive_drop_repeat(app: &AppWindow) {
     show_receive_drop(app);
@@ -273,8 +273,8 @@ fn show_handover_wrong_code(app: &AppWindow) {
     );
 }
 
-/// The code screen after a code whose parcel cannot be handed over, with the
-/// desk's longest message of that kind: five lines at 480 px.
+/// Shows the code screen after a code whose parcel cannot be handed over,
+/// with the desk's longest message of that kind, five lines at 480 px.
 fn show_handover_no_parcel(app: &AppWindow) {
     show_handover_code(app);
     let handover = app.global::<HandoverAdapter>();
